@@ -1,0 +1,92 @@
+"""Callbacks that shape and watch a GAN's `fit`."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+import numpy as np
+
+from .images import save_grid
+
+
+class DiscriminatorWarmup(keras.callbacks.Callback):
+    """Train the discriminator alone for the first ``steps`` batches of `fit`.
+
+    The original design pre-trained D for 300 steps so that the generator's
+    first gradients come from a discriminator that already knows digits from
+    noise. Sets the GAN's ``generator_start`` variable; the compiled step
+    reads it, so nothing is retraced and it works with
+    ``steps_per_execution > 1``.
+    """
+
+    def __init__(self, steps: int = 300):
+        super().__init__()
+        if int(steps) < 0:
+            raise ValueError(f"warm-up steps must be >= 0; got {steps}.")
+        self.steps = int(steps)
+
+    def on_train_begin(self, logs=None):
+        self.model.generator_start.assign(int(self.model.step.numpy()) + self.steps)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """End `fit` once the GAN has done ``total_steps`` training steps."""
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps = int(total_steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.step.numpy()) >= self.total_steps:
+            self.model.stop_training = True
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop at the first NaN or infinite loss, and say which and when.
+
+    Keras's TerminateOnNaN watches only ``loss``, which a GAN does not log.
+    After a stop, ``self.message`` explains it (the CLI prints it and keeps
+    the last good files).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.message = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if "loss" in name and not math.isfinite(float(value)):
+                self.message = (
+                    f"{name} became {float(value)} at step {int(self.model.step.numpy())}; "
+                    "training stopped (try lower learning rates)."
+                )
+                self.model.stop_training = True
+                return
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Save a PNG grid of digits from the same fixed noise at each epoch end.
+
+    Fixed noise makes the grids comparable: the same cell shows how one
+    digit evolves over the run.
+    """
+
+    def __init__(self, directory: str, n: int = 64, seed: int = 0):
+        super().__init__()
+        self.directory = directory
+        self.noise = np.random.default_rng(seed).standard_normal((n, 1)).astype("float32")
+        self.n = n
+        self.seed = seed
+        self.paths: list[str] = []
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        self.noise = np.random.default_rng(self.seed).standard_normal((self.n, self.model.noise_dim)).astype("float32")
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = self.model.generator.predict(self.noise, verbose=0)
+        step = int(self.model.step.numpy())
+        path = os.path.join(self.directory, f"step_{step:07d}.png")
+        self.paths.append(save_grid(images, path))

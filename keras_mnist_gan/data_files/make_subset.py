@@ -1,0 +1,31 @@
+"""Rebuild mnist_subset.npz from a full Keras-layout MNIST file.
+
+    python -m keras_mnist_gan.data_files.make_subset ../shared/mnist.npz
+
+Picks 8,000 training and 2,000 test digits at random (fixed seed 2026) and
+records which ones in train_index / test_index.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+
+def main(src: str) -> None:
+    d = np.load(src)
+    rng = np.random.default_rng(2026)
+    tr = np.sort(rng.choice(len(d["x_train"]), 8000, replace=False))
+    te = np.sort(rng.choice(len(d["x_test"]), 2000, replace=False))
+    out = os.path.join(os.path.dirname(__file__), "mnist_subset.npz")
+    np.savez_compressed(
+        out,
+        x_train=d["x_train"][tr], y_train=d["y_train"][tr],
+        x_test=d["x_test"][te], y_test=d["y_test"][te],
+        train_index=tr.astype("uint16"), test_index=te.astype("uint16"),
+    )
+    print(f"wrote {out}: {os.path.getsize(out) / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

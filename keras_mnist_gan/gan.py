@@ -1,0 +1,256 @@
+"""`GAN`: a `keras.Model` whose `fit` plays the adversarial game.
+
+One `train_step` is one round of the original algorithm:
+
+1. the discriminator D sees a batch of real digits (label 1) and a batch of
+   generated ones (label 0) and takes one optimizer step;
+2. the generator G draws fresh noise and takes one step towards making D say
+   1 on its digits (the "non-saturating" loss: it keeps a gradient even when
+   D is confident, unlike minimising log(1 - D(G(z)))).
+
+Each optimizer only ever sees its own network's variables.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_mnist_gan")
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by `fit`.
+
+    Args:
+        discriminator: maps (28, 28, 1) images in [0, 1] to one logit each.
+        generator: maps (noise_dim,) standard-normal noise to (28, 28, 1)
+            images in [0, 1].
+        seed: seeds the noise drawn during training (reproducible runs).
+    """
+
+    def __init__(self, discriminator: keras.Model, generator: keras.Model, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.discriminator = discriminator
+        self.generator = generator
+        self.noise_dim = int(generator.input_shape[-1])
+        if tuple(generator.output_shape[1:]) != tuple(discriminator.input_shape[1:]):
+            raise ValueError(
+                f"The generator makes images of shape {generator.output_shape[1:]} but the "
+                f"discriminator expects {discriminator.input_shape[1:]}."
+            )
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Training rounds done, and the round from which G trains (D trains
+        # alone before it: see DiscriminatorWarmup). Variables, not Python
+        # ints, so changing them never retraces the compiled step and they
+        # are saved with the model.
+        self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False, name="step")
+        self.generator_start = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, name="generator_start"
+        )
+        self.built = True
+
+    # --- compile --------------------------------------------------------------
+
+    def compile(
+        self,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_fake_optimizer: keras.optimizers.Optimizer | None = None,
+        label_smoothing: float = 0.0,
+        jit_compile: bool | str = "auto",
+        **kwargs,
+    ) -> None:
+        """Set the optimizers.
+
+        Args:
+            d_optimizer: the discriminator's optimizer (default Adam 3e-4).
+                Steps on ``d_loss_real + d_loss_fake``, or on ``d_loss_real``
+                alone when ``d_fake_optimizer`` is given.
+            g_optimizer: the generator's optimizer (default Adam 1e-4).
+            d_fake_optimizer: a second discriminator optimizer that steps on
+                ``d_loss_fake`` alone. The original design trained D this
+                way, with two Adam optimizers; pass one to reproduce it.
+            label_smoothing: one-sided label smoothing: real digits are
+                labelled ``1 - label_smoothing`` for D (fakes stay 0).
+            jit_compile: compile the whole step with XLA; Keras's "auto"
+                turns it off on CPU-only machines, where XLA's convolutions
+                are slower than TensorFlow's oneDNN ones.
+        """
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}.")
+        # No optimizer for the Model itself: D and G each have their own.
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(3e-4)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4)
+        self.d_fake_optimizer = d_fake_optimizer
+        self.label_smoothing = float(label_smoothing)
+        # A Loss object (rather than a bare function) divides by the global
+        # batch under tf.distribute, so gradients sum correctly over replicas.
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_real_tracker = keras.metrics.Mean(name="d_loss_real")
+        self.d_loss_fake_tracker = keras.metrics.Mean(name="d_loss_fake")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_acc_real_tracker = keras.metrics.BinaryAccuracy(name="d_acc_real", threshold=0.0)
+        self.d_acc_fake_tracker = keras.metrics.BinaryAccuracy(name="d_acc_fake", threshold=0.0)
+        # Build the optimizers' slots now: inside the compiled step they may
+        # only be updated, not created.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        if self.d_fake_optimizer is not None:
+            self.d_fake_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        # Listed here so Keras resets them at the start of each epoch.
+        if not hasattr(self, "d_loss_real_tracker"):
+            return []
+        return [
+            self.d_loss_real_tracker,
+            self.d_loss_fake_tracker,
+            self.g_loss_tracker,
+            self.d_acc_real_tracker,
+            self.d_acc_fake_tracker,
+        ]
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        ser = keras.saving.serialize_keras_object
+        return {
+            "d_optimizer": ser(self.d_optimizer),
+            "g_optimizer": ser(self.g_optimizer),
+            "d_fake_optimizer": None if self.d_fake_optimizer is None else ser(self.d_fake_optimizer),
+            "label_smoothing": self.label_smoothing,
+            "jit_compile": self.jit_compile,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer", "d_fake_optimizer"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        # Builds the optimizer variables, which loading then fills in.
+        self.compile(**config)
+
+    # --- training -------------------------------------------------------------
+
+    def sample_noise(self, n):
+        return keras.random.normal((n, self.noise_dim), seed=self.seed_generator)
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch = ops.shape(real)[0]
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+
+        # --- discriminator: real -> 1, fake -> 0.
+        fake = self.generator(self.sample_noise(batch), training=True)
+        real_labels = ops.full((batch, 1), 1.0 - self.label_smoothing)
+        with tf.GradientTape(persistent=self.d_fake_optimizer is not None) as tape:
+            # One call on the stacked batch: D has no batch statistics, so
+            # this equals two calls and runs faster.
+            logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
+            real_logits, fake_logits = logits[:batch], logits[batch:]
+            d_loss_real = self.loss_fn(real_labels, real_logits)
+            d_loss_fake = self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
+            d_loss = d_loss_real + d_loss_fake
+        if self.d_fake_optimizer is None:
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        else:
+            # The original's two trainers: both gradients at the same weights.
+            grads_real = tape.gradient(d_loss_real, d_vars)
+            grads_fake = tape.gradient(d_loss_fake, d_vars)
+            self.d_optimizer.apply_gradients(zip(grads_real, d_vars))
+            self.d_fake_optimizer.apply_gradients(zip(grads_fake, d_vars))
+            del tape
+
+        # --- generator: make D say 1 on fresh fakes. Skipped during warm-up;
+        # its loss is then reported from the discriminator's pass above.
+        def generator_step():
+            with tf.GradientTape() as g_tape:
+                g_logits = self.discriminator(
+                    self.generator(self.sample_noise(batch), training=True), training=True
+                )
+                g_loss = self.loss_fn(ops.ones_like(g_logits), g_logits)
+            self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+            return g_loss
+
+        def warmup_only():
+            return self.loss_fn(ops.ones_like(fake_logits), fake_logits)
+
+        g_loss = tf.cond(self.step >= self.generator_start, generator_step, warmup_only)
+        self.step.assign_add(1)
+
+        self.d_loss_real_tracker.update_state(_unscale(d_loss_real))
+        self.d_loss_fake_tracker.update_state(_unscale(d_loss_fake))
+        self.g_loss_tracker.update_state(_unscale(g_loss))
+        self.d_acc_real_tracker.update_state(ops.ones_like(real_logits), real_logits)
+        self.d_acc_fake_tracker.update_state(ops.zeros_like(fake_logits), fake_logits)
+        return {m.name: m.result() for m in self.metrics}
+
+    # --- sampling -------------------------------------------------------------
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)
+
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 500) -> np.ndarray:
+        """``n`` digits as a float32 array (n, 28, 28, 1) in [0, 1].
+
+        Uses the generator in inference mode: BatchNormalization applies its
+        moving statistics, so each digit depends only on its own noise, not on
+        the other digits drawn with it, and the same seed gives the same
+        digits whatever ``batch_size`` is.
+        """
+        return generate(self.generator, n, seed=seed, batch_size=batch_size)
+
+    # --- saving ---------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            generator=keras.saving.serialize_keras_object(self.generator),
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        return cls(**config)
+
+    # Keras does not save a SeedGenerator's state; we do, so a resumed run
+    # draws the noise it would have drawn had it never stopped.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        state = store["seed_generator_state"] if "seed_generator_state" in store.keys() else None
+        own = {k: store[k] for k in store.keys() if k != "seed_generator_state"}
+        super().load_own_variables(own)
+        if state is not None:
+            self.seed_generator.state.assign(np.asarray(state))
+
+
+def _unscale(value):
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    # Loss objects divide by the replica count under tf.distribute; the
+    # trackers want the per-example mean, as in Keras's own train_step.
+    return unscale_loss_for_distribution(value)
+
+
+def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500) -> np.ndarray:
+    """Draw ``n`` digits from ``generator`` (inference mode), float32 in [0, 1]."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be a positive number of digits; got {n}.")
+    noise_dim = int(generator.input_shape[-1])
+    noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype("float32")
+    return generator.predict(noise, batch_size=int(batch_size), verbose=0).astype("float32")

@@ -1,0 +1,44 @@
+"""Named training settings.
+
+``seed`` is the original design's recipe, kept as it was: Adam with
+lr_D 3e-4 (two D optimizers, one on real and one on fake digits), lr_G 1e-4,
+Keras's default beta_1 0.9, batch 50, 300 discriminator warm-up steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import keras
+
+
+@dataclass(frozen=True)
+class Preset:
+    lr_d: float = 3e-4
+    lr_g: float = 1e-4
+    beta_1: float = 0.9
+    batch_size: int = 50
+    warmup_steps: int = 300
+    two_d_optimizers: bool = True
+    label_smoothing: float = 0.0
+    noise_dim: int = 100
+
+    def with_(self, **changes) -> "Preset":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def optimizers(self) -> dict:
+        """Keyword arguments for `GAN.compile`."""
+        adam = lambda lr: keras.optimizers.Adam(lr, beta_1=self.beta_1)  # noqa: E731
+        return {
+            "d_optimizer": adam(self.lr_d),
+            "g_optimizer": adam(self.lr_g),
+            "d_fake_optimizer": adam(self.lr_d) if self.two_d_optimizers else None,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+PRESETS = {"seed": Preset()}
+DEFAULT_PRESET = "seed"

@@ -1,0 +1,84 @@
+"""Saving models safely, and loading them back with clear errors."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+
+from .gan import GAN
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, damaged, or not one this package made."""
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
+    """``model.save(path)``, but through a temporary file and a rename, so an
+    interrupted save never leaves a broken ``.keras`` where a good one was."""
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"model files must end in .keras; got {path}.")
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)[:-6]}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _load(path: str | os.PathLike, what: str) -> keras.Model:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelFileError(f"{p}: no such file.")
+    if p.is_dir():
+        raise ModelFileError(f"{p}: is a directory; expected a {what} .keras file.")
+    if not zipfile.is_zipfile(p):
+        raise ModelFileError(f"{p}: not a .keras file (not a zip archive; truncated or another format?).")
+    try:
+        with zipfile.ZipFile(p) as z:
+            bad = z.testzip()
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ModelFileError(f"{p}: damaged .keras file ({e}).") from None
+    if bad is not None or "config.json" not in names:
+        raise ModelFileError(f"{p}: damaged or incomplete .keras file (member {bad or 'config.json'}).")
+    try:
+        return keras.models.load_model(p)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelFileError(f"{p}: cannot be loaded as a {what} ({type(e).__name__}: {msg[:300]}).") from None
+
+
+def load_gan(path: str | os.PathLike) -> GAN:
+    """Load a `GAN` saved with ``gan.save(...)``, compiled, ready to ``fit`` on."""
+    model = _load(path, "GAN")
+    if not isinstance(model, GAN):
+        raise ModelFileError(f"{path}: holds a {type(model).__name__}, not a keras_mnist_gan GAN.")
+    return model
+
+
+def load_generator(path: str | os.PathLike) -> keras.Model:
+    """Load a generator for sampling, from a generator or a whole-GAN file."""
+    model = _load(path, "generator")
+    if isinstance(model, GAN):
+        return model.generator
+    check_generator(model, path)
+    return model
+
+
+def check_generator(model: keras.Model, where: str | os.PathLike = "model") -> None:
+    try:
+        in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
+    except Exception:
+        raise ModelFileError(f"{where}: holds a {type(model).__name__} with no fixed input/output shape, not a generator.") from None
+    if len(in_shape) != 2 or out_shape[1:] != (28, 28, 1):
+        raise ModelFileError(
+            f"{where}: not a digit generator: it maps {in_shape} to {out_shape}, "
+            "but a generator maps (batch, noise_dim) noise to (batch, 28, 28, 1) images."
+        )
