@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from .callbacks import DiscriminatorWarmup, SampleGrid  # noqa: E402
+from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, SampleGrid  # noqa: E402
 from .data import DataError, load_mnist  # noqa: E402
 from .gan import GAN, generate  # noqa: E402
 from .layers import BicubicResize  # noqa: E402
@@ -21,7 +21,7 @@ from .saving import ModelFileError, load_gan, load_generator, save_model_atomic 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "BicubicResize", "DataError", "DiscriminatorWarmup", "ModelFileError", "SampleGrid",
+    "GAN", "BicubicResize", "CalibrateBatchNorm", "DataError", "DiscriminatorWarmup", "ModelFileError", "SampleGrid",
     "build_discriminator", "build_generator", "generate", "load_gan", "load_generator",
     "load_mnist", "make_dataset", "save_model_atomic",
 ]

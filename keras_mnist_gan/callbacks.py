@@ -66,6 +66,22 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 return
 
 
+class CalibrateBatchNorm(keras.callbacks.Callback):
+    """Recompute the generator's BatchNorm statistics at each epoch end and
+    at the end of training, so that inference-mode samples (grids, saved
+    models, `GAN.generate`) show what the generator really draws."""
+
+    def __init__(self, n: int = 2048):
+        super().__init__()
+        self.n = n
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.calibrate_batchnorm(self.n)
+
+    def on_train_end(self, logs=None):
+        self.model.calibrate_batchnorm(self.n)
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Save a PNG grid of digits from the same fixed noise at each epoch end.
 

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
+    t.add_argument("--beta-1", type=_learning_rate, help="Adam beta_1 of all optimizers")
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
@@ -93,7 +94,7 @@ def _train(args) -> None:
         raise ValueError(f"--noise-dim must be at least 4 (the generator uses noise_dim/4 filters); got {args.noise_dim}.")
     _writable_dir(args.out)
     preset = PRESETS[args.preset].with_(
-        lr_d=args.lr_d, lr_g=args.lr_g, batch_size=args.batch_size,
+        lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim,
     )
     result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,

@@ -202,9 +202,17 @@ class GAN(keras.Model):
         Uses the generator in inference mode: BatchNormalization applies its
         moving statistics, so each digit depends only on its own noise, not on
         the other digits drawn with it, and the same seed gives the same
-        digits whatever ``batch_size`` is.
+        digits whatever ``batch_size`` is. Call `calibrate_batchnorm` after
+        training first (the CLI's runs do, through `CalibrateBatchNorm`).
         """
         return generate(self.generator, n, seed=seed, batch_size=batch_size)
+
+    def calibrate_batchnorm(self, n: int = 2048, seed: int = 0) -> None:
+        """Set the generator's BatchNorm moving statistics to its current ones.
+
+        See `calibrate_batchnorm` (the function).
+        """
+        calibrate_batchnorm(self.generator, n=n, seed=seed)
 
     # --- saving ---------------------------------------------------------------
 
@@ -244,6 +252,29 @@ def _unscale(value):
     # Loss objects divide by the replica count under tf.distribute; the
     # trackers want the per-example mean, as in Keras's own train_step.
     return unscale_loss_for_distribution(value)
+
+
+def calibrate_batchnorm(generator: keras.Model, n: int = 2048, seed: int = 0) -> None:
+    """Replace every BatchNorm layer's moving mean and variance by the exact
+    statistics of ``n`` generated digits under the current weights.
+
+    The moving averages lag behind a generator that changes every step (and
+    start at mean 0, variance 1): sampled in inference mode early in a run
+    they shrink the signal at each BatchNorm until every digit is the same
+    grey square. One training-mode pass over a large batch, with momentum 0,
+    writes the population statistics instead ("precise BatchNorm"); after
+    it, inference mode draws what training mode draws, digit by digit.
+    """
+    bns = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    noise = np.random.default_rng(seed).standard_normal((int(n), int(generator.input_shape[-1]))).astype("float32")
+    momenta = [bn.momentum for bn in bns]
+    try:
+        for bn in bns:
+            bn.momentum = 0.0
+        generator(noise, training=True)
+    finally:
+        for bn, m in zip(bns, momenta):
+            bn.momentum = m
 
 
 def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from .callbacks import DiscriminatorWarmup, SampleGrid, StopAtStep, StopOnNonFinite
+from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, SampleGrid, StopAtStep, StopOnNonFinite
 from .data import MnistData, load_mnist, validate_images
 from .gan import GAN
 from .images import save_grid
@@ -116,6 +116,7 @@ def train(
         nonfinite,
         _LogStep(),
         keras.callbacks.CSVLogger(files["history"]),
+        CalibrateBatchNorm(),
         grids,
     ]
     history = gan.fit(ds, epochs=math.ceil(steps / steps_per_epoch), steps_per_epoch=steps_per_epoch,

@@ -1,0 +1,28 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from keras_mnist_gan.data import load_subset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def subset():
+    return load_subset()
+
+
+@pytest.fixture(scope="session")
+def tiny_images(subset):
+    """300 real digits, uint8 (300, 28, 28, 1)."""
+    return subset.x_train[:300]
+
+
+@pytest.fixture
+def tiny_npz(tmp_path, subset):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=subset.x_train[:200, ..., 0], y_train=subset.y_train[:200],
+             x_test=subset.x_test[:50, ..., 0], y_test=subset.y_test[:50])
+    return path

@@ -1,0 +1,174 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_mnist_gan import DiscriminatorWarmup, GAN, build_discriminator, build_generator, make_dataset
+from keras_mnist_gan.saving import ModelFileError, load_gan, load_generator, save_model_atomic
+
+METRICS = {"d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake"}
+
+
+def make_gan(noise_dim=100, two_d=False, seed=0):
+    gan = GAN(build_discriminator(seed=seed), build_generator(noise_dim, seed=seed + 100), seed=seed)
+    gan.compile(
+        keras.optimizers.Adam(2e-4, beta_1=0.5),
+        keras.optimizers.Adam(2e-4, beta_1=0.5),
+        d_fake_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5) if two_d else None,
+    )
+    return gan
+
+
+def weights(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def changed(before, after):
+    return [not np.array_equal(a, b) for a, b in zip(before, after)]
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_warmup_trains_d_alone_then_both(tiny_images, two_d):
+    gan = make_gan(two_d=two_d)
+    ds = make_dataset(tiny_images, batch_size=16, seed=0)
+    d0, g0 = weights(gan.discriminator), weights(gan.generator)
+    history = gan.fit(ds, steps_per_epoch=4, epochs=1, callbacks=[DiscriminatorWarmup(4)], verbose=0)
+    assert METRICS <= set(history.history)
+    d1, g1 = weights(gan.discriminator), weights(gan.generator)
+    assert all(changed(d0, d1)), "every D variable moves during warm-up"
+    assert not any(changed(g0, g1)), "no G variable moves during warm-up"
+    assert int(gan.g_optimizer.iterations.numpy()) == 0
+    assert int(gan.step.numpy()) == 4
+    gan.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)  # no warm-up callback: G trains
+    assert all(changed(g1, weights(gan.generator)))
+    assert int(gan.g_optimizer.iterations.numpy()) == 3
+    d_iters = int(gan.d_optimizer.iterations.numpy())
+    assert d_iters == 7
+    if two_d:
+        assert int(gan.d_fake_optimizer.iterations.numpy()) == 7
+
+
+def test_warmup_counts_from_the_start_of_each_fit(tiny_images):
+    gan = make_gan()
+    ds = make_dataset(tiny_images, batch_size=16, seed=0)
+    gan.fit(ds, steps_per_epoch=2, epochs=1, callbacks=[DiscriminatorWarmup(0)], verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    gan.fit(ds, steps_per_epoch=3, epochs=1, callbacks=[DiscriminatorWarmup(2)], verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 3  # 2 + the 1 step after this warm-up
+
+
+def test_losses_are_the_textbook_ones(tiny_images):
+    gan = make_gan()
+    real = (tiny_images[:8].astype("float32") / 255.0)
+    history = gan.fit(real, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    # At initialisation D's logits are ~0, so every cross-entropy is ~log 2.
+    for name in ("d_loss_real", "d_loss_fake", "g_loss"):
+        assert abs(history.history[name][0] - np.log(2)) < 0.05
+
+
+def test_train_step_is_seeded(tiny_images):
+    def run():
+        keras.utils.set_random_seed(1)
+        gan = make_gan(seed=1)
+        gan.fit(make_dataset(tiny_images, 16, seed=1), steps_per_epoch=3, epochs=1, verbose=0)
+        return weights(gan.generator)
+
+    for a, b in zip(run(), run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_generate_shape_range_and_seed(tiny_images):
+    gan = make_gan()
+    gan.fit(make_dataset(tiny_images, 16, seed=0), steps_per_epoch=20, epochs=1, verbose=0)
+    stale = gan.generate(64, seed=5)
+    # Early in a run the moving statistics lag: every digit is the same grey.
+    assert stale.std(axis=0).mean() < 1e-3
+    gan.calibrate_batchnorm()
+    x = gan.generate(64, seed=5)
+    # Calibrated, inference mode draws what training mode draws.
+    noise = np.random.default_rng(5).standard_normal((64, 100)).astype("float32")
+    np.testing.assert_allclose(x, gan.generator(noise, training=True).numpy(), atol=0.02)
+    assert x.shape == (64, 28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_allclose(gan.generate(64, seed=5, batch_size=7), x, atol=1e-4)
+    assert not np.allclose(gan.generate(64, seed=6), x)
+    # Not degenerate: the digits differ from one another and use a range of values.
+    assert x.std(axis=0).mean() > 1e-3
+    assert x.max() - x.min() > 0.1
+    with pytest.raises(ValueError, match="positive"):
+        gan.generate(0)
+
+
+def test_mismatched_models():
+    with pytest.raises(ValueError, match="discriminator expects"):
+        GAN(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]),
+            build_generator())
+
+
+def test_save_load_round_trip_and_resume(tmp_path, tiny_images):
+    gan = make_gan(two_d=True)
+    ds = make_dataset(tiny_images, 16, seed=0)
+    gan.fit(ds, steps_per_epoch=5, epochs=1, callbacks=[DiscriminatorWarmup(2)], verbose=0)
+    path = save_model_atomic(gan, tmp_path / "gan.keras")
+    back = load_gan(path)
+    assert isinstance(back, GAN) and back.noise_dim == 100
+    np.testing.assert_allclose(back.generate(16, seed=3), gan.generate(16, seed=3), atol=1e-6)
+    for name in ("d_optimizer", "g_optimizer", "d_fake_optimizer"):
+        a, b = getattr(gan, name), getattr(back, name)
+        assert int(a.iterations.numpy()) == int(b.iterations.numpy()) > 0
+        assert len(a.variables) == len(b.variables)
+        for va, vb in zip(a.variables, b.variables):
+            np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    assert int(back.step.numpy()) == 5
+    np.testing.assert_array_equal(back.seed_generator.state.numpy(), gan.seed_generator.state.numpy())
+    # Both continue identically: same weights, optimizer state, noise and data.
+    gan.fit(make_dataset(tiny_images, 16, seed=9), steps_per_epoch=2, epochs=1, verbose=0)
+    back.fit(make_dataset(tiny_images, 16, seed=9), steps_per_epoch=2, epochs=1, verbose=0)
+    assert int(back.g_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) == 5
+    for a, b in zip(weights(gan.generator), weights(back.generator)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_generator_file_for_sampling(tmp_path, tiny_images):
+    gan = make_gan()
+    path = save_model_atomic(gan.generator, tmp_path / "generator.keras")
+    g = load_generator(path)
+    z = np.random.default_rng(0).standard_normal((4, 100)).astype("float32")
+    np.testing.assert_allclose(g.predict(z, verbose=0), gan.generator.predict(z, verbose=0), atol=1e-6)
+    assert isinstance(load_generator(save_model_atomic(gan, tmp_path / "gan.keras")), keras.Model)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_gan(tmp_path / "missing.keras")
+    text = tmp_path / "text.keras"
+    text.write_text("not a model")
+    with pytest.raises(ModelFileError, match="not a .keras file"):
+        load_generator(text)
+    classifier = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    foreign = save_model_atomic(classifier, tmp_path / "classifier.keras")
+    with pytest.raises(ModelFileError, match="not a keras_mnist_gan GAN"):
+        load_gan(foreign)
+    with pytest.raises(ModelFileError, match="not a digit generator"):
+        load_generator(foreign)
+    good = save_model_atomic(build_generator(), tmp_path / "g.keras")
+    raw = open(good, "rb").read()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="cut.keras"):
+        load_generator(cut)
+
+
+def test_atomic_save_keeps_old_file_on_failure(tmp_path):
+    g = build_generator()
+    path = save_model_atomic(g, tmp_path / "g.keras")
+    before = open(path, "rb").read()
+
+    class Broken(keras.Model):
+        def save(self, *a, **k):
+            open(a[0], "wb").write(b"partial")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model_atomic(Broken(), path)
+    assert open(path, "rb").read() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.keras"]
