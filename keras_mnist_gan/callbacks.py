@@ -82,6 +82,31 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
         self.model.calibrate_batchnorm(self.n)
 
 
+class HistoryCSV(keras.callbacks.Callback):
+    """Append one CSV row of metrics per epoch, flushed at once.
+
+    Like Keras's CSVLogger, but keyed by the GAN's step counter and without
+    the empty ``val_*`` columns CSVLogger adds when there is no validation.
+    Appends to an existing file, so a resumed run continues its history.
+    """
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        self.columns: list[str] | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: v for k, v in (logs or {}).items() if k != "step"}
+        if self.columns is None:
+            self.columns = ["step"] + sorted(logs)
+            if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+                with open(self.path, "w") as f:
+                    f.write(",".join(self.columns) + "\n")
+        row = [str(int(self.model.step.numpy()))] + [f"{float(logs.get(k, float('nan'))):.6g}" for k in self.columns[1:]]
+        with open(self.path, "a") as f:
+            f.write(",".join(row) + "\n")
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Save a PNG grid of digits from the same fixed noise at each epoch end.
 

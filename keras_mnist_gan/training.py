@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, SampleGrid, StopAtStep, StopOnNonFinite
+from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, HistoryCSV, SampleGrid, StopAtStep, StopOnNonFinite
 from .data import MnistData, load_mnist, validate_images
 from .gan import GAN
 from .images import save_grid
@@ -33,13 +33,6 @@ class RunResult:
     steps: int
     files: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
-
-
-class _LogStep(keras.callbacks.Callback):
-    # Runs before CSVLogger so each CSV row says how many steps it stands for.
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["step"] = int(self.model.step.numpy())
 
 
 def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
@@ -114,8 +107,7 @@ def train(
         DiscriminatorWarmup(preset.warmup_steps),
         StopAtStep(steps),
         nonfinite,
-        _LogStep(),
-        keras.callbacks.CSVLogger(files["history"]),
+        HistoryCSV(files["history"]),
         CalibrateBatchNorm(),
         grids,
     ]

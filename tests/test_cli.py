@@ -1,0 +1,99 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_mnist_gan.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny CLI training run, shared by the tests that read its files."""
+    root = tmp_path_factory.mktemp("cli")
+    from keras_mnist_gan.data import load_subset
+
+    s = load_subset()
+    data = root / "tiny.npz"
+    np.savez(data, x_train=s.x_train[:400, ..., 0], x_test=s.x_test[:50, ..., 0])
+    out = root / "run"
+    code = main(["train", "--data", str(data), "--out", str(out), "--steps", "12", "--steps-per-epoch", "6",
+                 "--batch-size", "20", "--warmup-steps", "4", "--seed", "3", "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_train_writes_everything(trained_run):
+    for name in ("gan.keras", "generator.keras", "history.csv", "samples.png", "config.json"):
+        assert (trained_run / name).is_file(), name
+    grids = sorted(p.name for p in (trained_run / "samples").iterdir())
+    assert grids == ["step_0000006.png", "step_0000012.png"]
+    rows = (trained_run / "history.csv").read_text().strip().splitlines()
+    assert rows[0].split(",") == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "g_loss"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["6", "12"]
+    from keras_mnist_gan import load_gan
+
+    gan = load_gan(trained_run / "gan.keras")
+    assert int(gan.step.numpy()) == 12
+    assert int(gan.g_optimizer.iterations.numpy()) == 8  # 12 steps - 4 warm-up
+
+
+def test_sample_png_and_npy(trained_run, tmp_path, capsys):
+    png, npy = tmp_path / "d.png", tmp_path / "d.npy"
+    assert main(["sample", "--model", str(trained_run / "generator.keras"), "-n", "10", "--out", str(png),
+                 "--npy", str(npy), "--seed", "1"]) == 0
+    x = np.load(npy)
+    assert x.shape == (10, 28, 28, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    img = Image.open(png)
+    assert img.mode == "L" and img.size[0] > 4 * 28
+    # Same seed, same digits; the GAN file gives the generator's digits.
+    npy2 = tmp_path / "e.npy"
+    main(["sample", "--model", str(trained_run / "gan.keras"), "-n", "10", "--out", str(tmp_path / "e.png"),
+          "--npy", str(npy2), "--seed", "1"])
+    np.testing.assert_allclose(np.load(npy2), x, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--steps", "0"], "must be at least 1"),
+        (["train", "--batch-size", "-5"], "must be at least 1"),
+        (["train", "--lr-d", "3"], "between 0 and 1"),
+        (["train", "--lr-g", "abc"], "expected a number"),
+        (["train", "--steps", "5", "--epochs", "1"], "not allowed with"),
+        (["sample", "-n", "0", "--model", "x.keras"], "must be at least 1"),
+    ],
+)
+def test_bad_values_exit_nonzero_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_errors_from_files(tmp_path, capsys, tiny_npz):
+    assert main(["sample", "--model", str(tmp_path / "none.keras")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "o")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["train", "--data", str(tiny_npz), "--out", str(blocker / "run")]) == 1
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path / "o"), "--batch-size", "500"]) == 1
+    assert "fewer than one batch" in capsys.readouterr().err
+    assert main(["train", "--data", str(tiny_npz), "--noise-dim", "2"]) == 1
+    assert "at least 4" in capsys.readouterr().err
+
+
+def test_console_entry_point_runs(tmp_path):
+    """The installed module runs as a program and reports errors in one line."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "sample", "--model", str(tmp_path / "x.keras")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith("keras-mnist-gan sample: error:")
+    assert "Traceback" not in r.stderr
