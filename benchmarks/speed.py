@@ -1,0 +1,126 @@
+"""Training and sampling speed: the project's GAN against the TF1 original.
+
+    python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3]
+
+Each measurement runs in its own process (so each reports its own peak
+memory), alternating between the two implementations so that drift in the
+machine's speed hits both alike. Both train the seed configuration: batch
+50, noise 100, bicubic resizes, two discriminator Adam optimizers; timing
+starts after 30 untimed steps (graph building, first-call costs). Prints a
+table and, with --json FILE, writes the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+WARM = 30
+BATCH = 50
+
+
+def _images(data):
+    from keras_mnist_gan.data import load_mnist, to_float
+
+    return to_float(load_mnist(data).x_train)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_tf1(data, steps):
+    from tf1_baseline import TF1GAN
+
+    import numpy as np
+
+    x = _images(data)
+    rng = np.random.default_rng(0)
+    gan = TF1GAN(batch_size=BATCH)
+    batches = [x[rng.integers(0, len(x), BATCH)] for _ in range(64)]
+    for i in range(WARM):
+        gan.step(batches[i % 64])
+    t = time.perf_counter()
+    for i in range(steps):
+        gan.step(batches[i % 64])
+    return {"train_digits_per_s": steps * BATCH / (time.perf_counter() - t), "peak_rss_mb": _peak_rss_mb()}
+
+
+def measure_keras(data, steps):
+    import keras
+
+    from keras_mnist_gan import GAN, build_discriminator, build_generator, make_dataset
+
+    ds = make_dataset(_images(data), batch_size=BATCH, seed=0)
+    # Exactly what a user writes: no speed flags.
+    gan = GAN(build_discriminator(), build_generator())
+    gan.compile(keras.optimizers.Adam(3e-4), keras.optimizers.Adam(1e-4),
+                d_fake_optimizer=keras.optimizers.Adam(3e-4))
+    gan.fit(ds, steps_per_epoch=WARM, epochs=1, verbose=0)
+    t = time.perf_counter()
+    gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+    train = steps * BATCH / (time.perf_counter() - t)
+    gan.calibrate_batchnorm()
+    gan.generate(1000, seed=0)
+    t = time.perf_counter()
+    gan.generate(10000, seed=1, batch_size=500)
+    sample = 10000 / (time.perf_counter() - t)
+    return {"train_digits_per_s": train, "sample_digits_per_s": sample, "peak_rss_mb": _peak_rss_mb()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="MNIST file (default: the usual search, see README)")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--worker", choices=["tf1", "keras"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        fn = measure_tf1 if args.worker == "tf1" else measure_keras
+        print(json.dumps(fn(args.data, args.steps)))
+        return
+    runs = {"tf1": [], "keras": []}
+    for r in range(args.repeats):
+        for which in ("tf1", "keras"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", which, "--steps", str(args.steps)]
+            if args.data:
+                cmd += ["--data", args.data]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE)
+            runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"repeat {r + 1} {which}: {runs[which][-1]}", flush=True)
+
+    def best(which, key):
+        return max(run[key] for run in runs[which])
+
+    tf1, ours = best("tf1", "train_digits_per_s"), best("keras", "train_digits_per_s")
+    result = {
+        "tf1_train_digits_per_s": round(tf1, 1),
+        "keras_train_digits_per_s": round(ours, 1),
+        "ratio": round(ours / tf1, 2),
+        "keras_sample_digits_per_s": round(best("keras", "sample_digits_per_s"), 1),
+        "tf1_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["tf1"])),
+        "keras_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["keras"])),
+        "steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "runs": runs,
+    }
+    print("\n| implementation | training digits/s (best of %d) | peak RSS MB |" % args.repeats)
+    print("| --- | --- | --- |")
+    print(f"| TF1 graph (baseline) | {tf1:.0f} | {result['tf1_peak_rss_mb']} |")
+    print(f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_peak_rss_mb']} |")
+    print(f"\nratio {result['ratio']:.2f}x; sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
