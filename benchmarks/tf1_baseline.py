@@ -39,18 +39,29 @@ def discriminator(images, reuse=False):
         return tf.matmul(d, _var("d_w4", [1024, 1])) + _zeros("d_b4", [1])
 
 
+def batch_norm(x, name):
+    # tf.contrib.layers.batch_norm as the original called it: training mode,
+    # fused kernel for 4-D inputs, moving averages never read.
+    with v1.variable_scope(name):
+        channels = x.shape[-1]
+        gamma = v1.get_variable("gamma", [channels], initializer=v1.ones_initializer())
+        beta = v1.get_variable("beta", [channels], initializer=v1.zeros_initializer())
+        y, _, _ = v1.nn.fused_batch_norm(x, gamma, beta, epsilon=1e-5, is_training=True)
+        return y
+
+
 def generator(z, batch_size, z_dim):
     with v1.variable_scope("generator"):
         g = tf.matmul(z, _var("g_w1", [z_dim, 3136])) + _zeros("g_b1", [3136])
         g = tf.reshape(g, [-1, 56, 56, 1])
-        g = tf.nn.relu(v1.layers.batch_normalization(g, epsilon=1e-5, training=True, name="bn1"))
+        g = tf.nn.relu(batch_norm(g, "bn1"))
         g = tf.nn.conv2d(g, _var("g_w2", [3, 3, 1, z_dim // 2]), strides=[1, 2, 2, 1], padding="SAME")
         g = g + _zeros("g_b2", [z_dim // 2])
-        g = tf.nn.relu(v1.layers.batch_normalization(g, epsilon=1e-5, training=True, name="bn2"))
+        g = tf.nn.relu(batch_norm(g, "bn2"))
         g = tf.image.resize(g, [56, 56], method="bicubic")
         g = tf.nn.conv2d(g, _var("g_w3", [3, 3, z_dim // 2, z_dim // 4]), strides=[1, 2, 2, 1], padding="SAME")
         g = g + _zeros("g_b3", [z_dim // 4])
-        g = tf.nn.relu(v1.layers.batch_normalization(g, epsilon=1e-5, training=True, name="bn3"))
+        g = tf.nn.relu(batch_norm(g, "bn3"))
         g = tf.image.resize(g, [56, 56], method="bicubic")
         g = tf.nn.conv2d(g, _var("g_w4", [1, 1, z_dim // 4, 1]), strides=[1, 2, 2, 1], padding="SAME")
         return tf.sigmoid(g + _zeros("g_b4", [1]))

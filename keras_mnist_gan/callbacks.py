@@ -15,10 +15,12 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
     """Train the discriminator alone for the first ``steps`` batches of `fit`.
 
     The original design pre-trained D for 300 steps so that the generator's
-    first gradients come from a discriminator that already knows digits from
-    noise. Sets the GAN's ``generator_start`` variable; the compiled step
-    reads it, so nothing is retraced and it works with
-    ``steps_per_execution > 1``.
+    first gradients come from a discriminator that already tells digits from
+    noise. The GAN's step counter and ``generator_start`` variables record
+    where warm-up ends (they are saved with the model, so a resumed run
+    knows); the step function is traced once for the warm-up and once after
+    it, never per batch. With ``steps_per_execution > 1`` the switch happens
+    at the first execution boundary at or after ``steps``.
     """
 
     def __init__(self, steps: int = 300):
@@ -27,8 +29,21 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
             raise ValueError(f"warm-up steps must be >= 0; got {steps}.")
         self.steps = int(steps)
 
+    def _sync(self):
+        gan = self.model
+        gan.set_generator_frozen(int(gan.step.numpy()) < int(gan.generator_start.numpy()))
+
     def on_train_begin(self, logs=None):
         self.model.generator_start.assign(int(self.model.step.numpy()) + self.steps)
+        self._sync()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model._generator_frozen:
+            self._sync()
+
+    def on_train_end(self, logs=None):
+        # A later fit without this callback trains both networks.
+        self.model.set_generator_frozen(False)
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -71,7 +86,7 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
     at the end of training, so that inference-mode samples (grids, saved
     models, `GAN.generate`) show what the generator really draws."""
 
-    def __init__(self, n: int = 2048):
+    def __init__(self, n: int = 512):
         super().__init__()
         self.n = n
 

@@ -50,7 +50,23 @@ class GAN(keras.Model):
         self.generator_start = self.add_weight(
             shape=(), dtype="int64", initializer="zeros", trainable=False, name="generator_start"
         )
+        # Whether the compiled step leaves G alone (D's warm-up). A Python
+        # flag, not a tensor: under tf.distribute an optimizer step cannot sit
+        # inside a tf.cond, so the step is traced once per mode instead.
+        self._generator_frozen = False
         self.built = True
+
+    def set_generator_frozen(self, frozen: bool) -> None:
+        """Train D alone (True) or both networks (False) from the next step on.
+
+        Changing the mode retraces the step function once; staying in a mode
+        costs nothing. `DiscriminatorWarmup` drives this.
+        """
+        frozen = bool(frozen)
+        if frozen != self._generator_frozen:
+            self._generator_frozen = frozen
+            if getattr(self, "train_function", None) is not None:
+                self.make_train_function(force=True)
 
     # --- compile --------------------------------------------------------------
 
@@ -149,15 +165,22 @@ class GAN(keras.Model):
         # --- discriminator: real -> 1, fake -> 0.
         fake = self.generator(self.sample_noise(batch), training=True)
         real_labels = ops.full((batch, 1), 1.0 - self.label_smoothing)
-        with tf.GradientTape(persistent=self.d_fake_optimizer is not None) as tape:
-            # One call on the stacked batch: D has no batch statistics, so
-            # this equals two calls and runs faster.
-            logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
-            real_logits, fake_logits = logits[:batch], logits[batch:]
+        split = self.d_fake_optimizer is not None
+        with tf.GradientTape(persistent=split) as tape:
+            if split:
+                # Separate calls, so each loss's gradient runs back through
+                # its own half of the digits only.
+                real_logits = self.discriminator(real, training=True)
+                fake_logits = self.discriminator(fake, training=True)
+            else:
+                # One call on the stacked batch: D has no batch statistics,
+                # so this equals two calls, and larger matmuls run faster.
+                logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
+                real_logits, fake_logits = logits[:batch], logits[batch:]
             d_loss_real = self.loss_fn(real_labels, real_logits)
             d_loss_fake = self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
             d_loss = d_loss_real + d_loss_fake
-        if self.d_fake_optimizer is None:
+        if not split:
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         else:
             # The original's two trainers: both gradients at the same weights.
@@ -167,21 +190,17 @@ class GAN(keras.Model):
             self.d_fake_optimizer.apply_gradients(zip(grads_fake, d_vars))
             del tape
 
-        # --- generator: make D say 1 on fresh fakes. Skipped during warm-up;
-        # its loss is then reported from the discriminator's pass above.
-        def generator_step():
+        # --- generator: make D say 1 on fresh fakes. Skipped while D warms
+        # up alone; its loss is then reported from D's pass above.
+        if self._generator_frozen:
+            g_loss = self.loss_fn(ops.ones_like(fake_logits), fake_logits)
+        else:
             with tf.GradientTape() as g_tape:
                 g_logits = self.discriminator(
                     self.generator(self.sample_noise(batch), training=True), training=True
                 )
                 g_loss = self.loss_fn(ops.ones_like(g_logits), g_logits)
             self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
-            return g_loss
-
-        def warmup_only():
-            return self.loss_fn(ops.ones_like(fake_logits), fake_logits)
-
-        g_loss = tf.cond(self.step >= self.generator_start, generator_step, warmup_only)
         self.step.assign_add(1)
 
         self.d_loss_real_tracker.update_state(_unscale(d_loss_real))
@@ -207,7 +226,7 @@ class GAN(keras.Model):
         """
         return generate(self.generator, n, seed=seed, batch_size=batch_size)
 
-    def calibrate_batchnorm(self, n: int = 2048, seed: int = 0) -> None:
+    def calibrate_batchnorm(self, n: int = 512, seed: int = 0) -> None:
         """Set the generator's BatchNorm moving statistics to its current ones.
 
         See `calibrate_batchnorm` (the function).
@@ -254,9 +273,11 @@ def _unscale(value):
     return unscale_loss_for_distribution(value)
 
 
-def calibrate_batchnorm(generator: keras.Model, n: int = 2048, seed: int = 0) -> None:
+def calibrate_batchnorm(generator: keras.Model, n: int = 512, seed: int = 0) -> None:
     """Replace every BatchNorm layer's moving mean and variance by the exact
-    statistics of ``n`` generated digits under the current weights.
+    statistics of ``n`` generated digits under the current weights (512
+    digits are 400,000 pixels per channel at 28x28: plenty, and a bigger
+    batch only costs memory).
 
     The moving averages lag behind a generator that changes every step (and
     start at mean 0, variance 1): sampled in inference mode early in a run
