@@ -29,9 +29,14 @@ BATCH = 50
 
 
 def _images(data):
-    from keras_mnist_gan.data import load_mnist, to_float
+    from keras_mnist_gan.data import load_mnist
 
-    return to_float(load_mnist(data).x_train)
+    return load_mnist(data).x_train  # uint8 (N, 28, 28, 1)
+
+
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -46,13 +51,15 @@ def measure_tf1(data, steps):
     x = _images(data)
     rng = np.random.default_rng(0)
     gan = TF1GAN(batch_size=BATCH)
-    batches = [x[rng.integers(0, len(x), BATCH)] for _ in range(64)]
+    batches = [x[rng.integers(0, len(x), BATCH)].astype(np.float32) / 255.0 for _ in range(64)]
     for i in range(WARM):
         gan.step(batches[i % 64])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_seconds()
     for i in range(steps):
         gan.step(batches[i % 64])
-    return {"train_digits_per_s": steps * BATCH / (time.perf_counter() - t), "peak_rss_mb": _peak_rss_mb()}
+    wall = time.perf_counter() - t
+    return {"train_digits_per_s": steps * BATCH / wall, "cores_used": (_cpu_seconds() - c) / wall,
+            "peak_rss_mb": _peak_rss_mb()}
 
 
 def measure_keras(data, steps):
@@ -66,15 +73,17 @@ def measure_keras(data, steps):
     gan.compile(keras.optimizers.Adam(3e-4), keras.optimizers.Adam(1e-4),
                 d_fake_optimizer=keras.optimizers.Adam(3e-4))
     gan.fit(ds, steps_per_epoch=WARM, epochs=1, verbose=0)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_seconds()
     gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-    train = steps * BATCH / (time.perf_counter() - t)
+    wall = time.perf_counter() - t
+    train, cores = steps * BATCH / wall, (_cpu_seconds() - c) / wall
     gan.calibrate_batchnorm()
     gan.generate(1000, seed=0)
     t = time.perf_counter()
     gan.generate(10000, seed=1, batch_size=500)
     sample = 10000 / (time.perf_counter() - t)
-    return {"train_digits_per_s": train, "sample_digits_per_s": sample, "peak_rss_mb": _peak_rss_mb()}
+    return {"train_digits_per_s": train, "cores_used": cores, "sample_digits_per_s": sample,
+            "peak_rss_mb": _peak_rss_mb()}
 
 
 def main():
@@ -102,21 +111,28 @@ def main():
     def best(which, key):
         return max(run[key] for run in runs[which])
 
+    def median(which, key):
+        return float(sorted(run[key] for run in runs[which])[len(runs[which]) // 2])
+
     tf1, ours = best("tf1", "train_digits_per_s"), best("keras", "train_digits_per_s")
     result = {
         "tf1_train_digits_per_s": round(tf1, 1),
         "keras_train_digits_per_s": round(ours, 1),
         "ratio": round(ours / tf1, 2),
+        "tf1_train_digits_per_s_median": round(median("tf1", "train_digits_per_s"), 1),
+        "keras_train_digits_per_s_median": round(median("keras", "train_digits_per_s"), 1),
+        "ratio_of_medians": round(median("keras", "train_digits_per_s") / median("tf1", "train_digits_per_s"), 2),
         "keras_sample_digits_per_s": round(best("keras", "sample_digits_per_s"), 1),
         "tf1_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["tf1"])),
         "keras_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["keras"])),
         "steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "runs": runs,
     }
-    print("\n| implementation | training digits/s (best of %d) | peak RSS MB |" % args.repeats)
-    print("| --- | --- | --- |")
-    print(f"| TF1 graph (baseline) | {tf1:.0f} | {result['tf1_peak_rss_mb']} |")
-    print(f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_peak_rss_mb']} |")
-    print(f"\nratio {result['ratio']:.2f}x; sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)")
+    print("\n| implementation | training digits/s, best of %d | median | peak RSS MB |" % args.repeats)
+    print("| --- | --- | --- | --- |")
+    print(f"| TF1 graph (baseline) | {tf1:.0f} | {result['tf1_train_digits_per_s_median']:.0f} | {result['tf1_peak_rss_mb']} |")
+    print(f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_train_digits_per_s_median']:.0f} | {result['keras_peak_rss_mb']} |")
+    print(f"\nratio {result['ratio']:.2f}x (best), {result['ratio_of_medians']:.2f}x (medians); "
+          f"sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
     t.add_argument("--beta-1", type=_learning_rate, help="Adam beta_1 of all optimizers")
+    t.add_argument("--label-smoothing", type=float, help="one-sided: D's target for real digits is 1 - this")
+    t.add_argument("--d-optimizers", type=int, choices=[1, 2],
+                   help="2: one D optimizer on real and one on fake digits (the original); 1: one on their sum")
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
@@ -83,7 +86,68 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_nonnegative_int, help="noise seed, for repeatable digits")
     s.add_argument("--cols", type=_positive_int, help="grid columns (default: square)")
+    e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
+    e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
+    e.add_argument("-n", type=_positive_int, default=10000, help="digits to generate and compare (default 10000)")
+    e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
+    e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
+    e.add_argument("--seed", type=_nonnegative_int, default=0)
+    e.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-digit check (slow)")
+    e.add_argument("--json", help="also write the figures to this JSON file")
+
+    v = sub.add_parser("train-evaluator", help="train the MNIST classifier that evaluate uses")
+    v.add_argument("--data", help="MNIST with labels (default: the usual search)")
+    v.add_argument("--out", default="saved_models/evaluator.keras")
+    v.add_argument("--epochs", type=_positive_int, default=4)
+    v.add_argument("--seed", type=_nonnegative_int, default=0)
     return parser
+
+
+def _evaluate(args) -> None:
+    import json
+
+    from .data import load_mnist
+    from .evaluation import Evaluator, quality, real_floor
+    from .gan import generate
+    from .saving import load_generator
+
+    if args.json:
+        _writable_dir(os.path.dirname(args.json) or ".")
+    generator = load_generator(args.model)
+    evaluator = Evaluator.load(args.evaluator)
+    data = load_mnist(args.data)
+    n = min(args.n, len(data.x_test))
+    mem = not args.no_memorisation
+    digits = generate(generator, n, seed=args.seed)
+    ours = quality(evaluator, digits, data.x_test[:n], data.x_train if mem else None, memorisation=mem)
+    floor = real_floor(evaluator, data.x_train, data.x_test, n, seed=args.seed, memorisation=mem)
+    rows = [("FID (lower is better)", "fid", "{:.3f}"), ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
+            ("class entropy, bits (max 3.32)", "class_entropy_bits", "{:.3f}"),
+            ("rarest class share", "rarest_class_share", "{:.4f}"),
+            ("mean confidence", "mean_confidence", "{:.4f}"), ("memorised share", "memorised_share", "{:.4f}")]
+    print(f"{n} generated digits from {args.model} vs {n} real test digits ({data.source})")
+    print(f"| figure | generator | real-data floor |\n| --- | --- | --- |")
+    for label, key, fmt in rows:
+        if key in ours:
+            print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
+    print("class shares: " + " ".join(f"{i}:{s:.3f}" for i, s in enumerate(ours["class_share"])))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": args.model, "n": n, "data": data.source, "generator": ours, "real_floor": floor}, f, indent=2)
+
+
+def _train_evaluator(args) -> None:
+    from .data import DataError, load_mnist
+    from .evaluation import train_evaluator
+    from .saving import save_model_atomic
+
+    _writable_dir(os.path.dirname(args.out) or ".")
+    data = load_mnist(args.data)
+    if data.y_train is None or data.y_test is None:
+        raise DataError(f"{data.source}: training the evaluator needs labels (y_train, y_test).")
+    model, acc = train_evaluator(data.x_train, data.y_train, data.x_test, data.y_test, epochs=args.epochs, seed=args.seed)
+    save_model_atomic(model, args.out)
+    print(f"test accuracy {acc:.4f} on {len(data.x_test)} digits ({data.source}); wrote {args.out}")
 
 
 def _train(args) -> None:
@@ -95,8 +159,11 @@ def _train(args) -> None:
     _writable_dir(args.out)
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
-        warmup_steps=args.warmup_steps, noise_dim=args.noise_dim,
+        warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
+        two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
     )
+    if not 0.0 <= preset.label_smoothing < 1.0:
+        raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
     result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
                    steps_per_epoch=args.steps_per_epoch, seed=args.seed, verbose=0 if args.quiet else "auto")
     print(f"trained {result.steps} steps; wrote " + ", ".join(result.files[k] for k in ("gan", "generator", "samples", "history")))
@@ -129,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     from .training import TrainingError
 
     try:
-        {"train": _train, "sample": _sample}[args.command](args)
+        {"train": _train, "sample": _sample, "evaluate": _evaluate,
+         "train-evaluator": _train_evaluator}[args.command](args)
     except (DataError, ModelFileError, TrainingError, ValueError, OSError) as e:
         print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
         return 1
