@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
+    t.add_argument("--quality-n", type=_nonnegative_int, default=1000,
+                   help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default 1000)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
@@ -165,7 +167,7 @@ def _train(args) -> None:
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
     result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, seed=args.seed, verbose=0 if args.quiet else "auto")
+                   steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n, verbose=0 if args.quiet else "auto")
     print(f"trained {result.steps} steps; wrote " + ", ".join(result.files[k] for k in ("gan", "generator", "samples", "history")))
 
 

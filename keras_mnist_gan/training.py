@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, HistoryCSV, SampleGrid, StopAtStep, StopOnNonFinite
+from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, HistoryCSV, QualityMetrics, SampleGrid, StopAtStep, StopOnNonFinite
 from .data import MnistData, load_mnist, validate_images
 from .gan import GAN
 from .images import save_grid
@@ -54,6 +54,7 @@ def train(
     epochs: int | None = None,
     steps_per_epoch: int | None = None,
     seed: int = 0,
+    quality_n: int = 1000,
     verbose: int | str = "auto",
 ) -> RunResult:
     """Train a GAN and write its files into ``out_dir``.
@@ -63,6 +64,10 @@ def train(
     (default: 1 epoch). A Keras "epoch" here is ``steps_per_epoch`` steps
     (default: one pass over the data, or all the steps if fewer); a grid of
     digits from fixed noise is saved after each.
+
+    With ``quality_n`` > 0 and the shipped evaluator present, each epoch
+    also logs ``val_fid``, ``val_score`` and ``val_class_entropy`` on that
+    many digits against the test digits.
 
     Files: ``gan.keras`` (the whole GAN, resumable), ``generator.keras`` (for
     sampling), ``history.csv``, ``samples/step_*.png``, ``samples.png``,
@@ -107,10 +112,14 @@ def train(
         DiscriminatorWarmup(preset.warmup_steps),
         StopAtStep(steps),
         nonfinite,
-        HistoryCSV(files["history"]),
         CalibrateBatchNorm(),
-        grids,
     ]
+    if quality_n > 0:
+        from .evaluation import EVALUATOR_PATH, Evaluator
+
+        if EVALUATOR_PATH.is_file():
+            callbacks.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed))
+    callbacks += [HistoryCSV(files["history"]), grids]
     history = gan.fit(ds, epochs=math.ceil(steps / steps_per_epoch), steps_per_epoch=steps_per_epoch,
                       callbacks=callbacks, verbose=verbose, shuffle=False)
     if nonfinite.message:

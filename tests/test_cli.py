@@ -20,7 +20,7 @@ def trained_run(tmp_path_factory):
     np.savez(data, x_train=s.x_train[:400, ..., 0], x_test=s.x_test[:50, ..., 0])
     out = root / "run"
     code = main(["train", "--data", str(data), "--out", str(out), "--steps", "12", "--steps-per-epoch", "6",
-                 "--batch-size", "20", "--warmup-steps", "4", "--seed", "3", "--quiet"])
+                 "--batch-size", "20", "--warmup-steps", "4", "--seed", "3", "--quality-n", "50", "--quiet"])
     assert code == 0
     return out
 
@@ -31,7 +31,10 @@ def test_train_writes_everything(trained_run):
     grids = sorted(p.name for p in (trained_run / "samples").iterdir())
     assert grids == ["step_0000006.png", "step_0000012.png"]
     rows = (trained_run / "history.csv").read_text().strip().splitlines()
-    assert rows[0].split(",") == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "g_loss"]
+    assert rows[0].split(",") == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "g_loss",
+                                  "val_class_entropy", "val_fid", "val_score"]
+    fid = [float(r.split(",")[7]) for r in rows[1:]]
+    assert all(f > 0 for f in fid)
     assert [r.split(",")[0] for r in rows[1:]] == ["6", "12"]
     from keras_mnist_gan import load_gan
 
