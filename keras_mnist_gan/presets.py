@@ -3,6 +3,7 @@
 ``seed`` is the original design's recipe, kept as it was: Adam with
 lr_D 3e-4 (two D optimizers, one on real and one on fake digits), lr_G 1e-4,
 Keras's default beta_1 0.9, batch 50, 300 discriminator warm-up steps.
+``stable`` changes only training settings, never the architecture.
 """
 
 from __future__ import annotations
@@ -40,5 +41,13 @@ class Preset:
         }
 
 
-PRESETS = {"seed": Preset()}
+PRESETS = {
+    "seed": Preset(),
+    # Measured better than "seed" at the same step budget (README, Results):
+    # Adam beta_1 0.5, the generator's learning rate twice the
+    # discriminator's, one D optimizer (the original's two Adam optimizers
+    # each take a full step: D effectively learns twice as fast) and
+    # one-sided label smoothing 0.1, all to keep D from winning outright.
+    "stable": Preset(lr_d=1e-4, lr_g=2e-4, beta_1=0.5, two_d_optimizers=False, label_smoothing=0.1),
+}
 DEFAULT_PRESET = "seed"
