@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
-    s.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
+    s.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)")
     s.add_argument("-n", type=_positive_int, default=64, help="how many digits (default 64)")
     s.add_argument("--out", default="digits.png", help="PNG grid to write (default digits.png)")
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
@@ -178,9 +178,11 @@ def _sample(args) -> None:
     from .images import save_grid
     from .saving import load_generator
 
+    from .evaluation import shipped_model
+
     for target in filter(None, (args.out, args.npy)):
         _writable_dir(os.path.dirname(target) or ".")
-    generator = load_generator(args.model)
+    generator = load_generator(args.model or shipped_model("generator.keras"))
     digits = generate(generator, args.n, seed=args.seed)
     save_grid(digits, args.out, ncols=args.cols)
     written = [args.out]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -106,7 +107,11 @@ def frechet_distance(feat_a: np.ndarray, feat_b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets."""
     mu_a, mu_b = feat_a.mean(axis=0), feat_b.mean(axis=0)
     cov_a, cov_b = np.cov(feat_a, rowvar=False), np.cov(feat_b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    with warnings.catch_warnings():
+        # Dead ReLU features make the covariances singular; sqrtm still
+        # returns a usable root, and a non-finite one is handled below.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():
         # Near-singular covariances (e.g. a collapsed generator): nudge both
         # diagonals, as the reference FID implementation does.
