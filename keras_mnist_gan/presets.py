@@ -50,4 +50,4 @@ PRESETS = {
     # one-sided label smoothing 0.1, all to keep D from winning outright.
     "stable": Preset(lr_d=1e-4, lr_g=2e-4, beta_1=0.5, two_d_optimizers=False, label_smoothing=0.1),
 }
-DEFAULT_PRESET = "seed"
+DEFAULT_PRESET = "stable"

@@ -18,7 +18,7 @@ from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import PRESETS, Preset
+from .presets import DEFAULT_PRESET, PRESETS, Preset
 from .saving import save_model_atomic
 
 
@@ -49,7 +49,7 @@ def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
 def train(
     out_dir: str,
     data: MnistData | str | None = None,
-    preset: Preset | str = "seed",
+    preset: Preset | str = DEFAULT_PRESET,
     steps: int | None = None,
     epochs: int | None = None,
     steps_per_epoch: int | None = None,
