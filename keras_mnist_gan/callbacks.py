@@ -165,7 +165,7 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, directory: str, n: int = 64, seed: int = 0):
         super().__init__()
         self.directory = directory
-        self.noise = np.random.default_rng(seed).standard_normal((n, 1)).astype("float32")
+        self.noise = None  # drawn at train begin, once the noise size is known
         self.n = n
         self.seed = seed
         self.paths: list[str] = []
