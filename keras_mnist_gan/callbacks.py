@@ -175,7 +175,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.noise = np.random.default_rng(self.seed).standard_normal((self.n, self.model.noise_dim)).astype("float32")
 
     def on_epoch_end(self, epoch, logs=None):
-        images = self.model.generator.predict(self.noise, verbose=0)
+        images = self.model.sampler.predict(self.noise, verbose=0)
         step = int(self.model.step.numpy())
         path = os.path.join(self.directory, f"step_{step:07d}.png")
         self.paths.append(save_grid(images, path))

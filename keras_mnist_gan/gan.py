@@ -28,9 +28,22 @@ class GAN(keras.Model):
         generator: maps (noise_dim,) standard-normal noise to (28, 28, 1)
             images in [0, 1].
         seed: seeds the noise drawn during training (reproducible runs).
+        ema_decay: if given (e.g. 0.999), also keep ``ema_generator``, an
+            exponential moving average of the generator's weights, updated
+            after every generator step. Sampling (`generate`, `sampler`, the
+            CLI's ``generator.keras``) then uses the average: it smooths out
+            the step-to-step wobble of the adversarial game, which makes
+            visibly cleaner digits at no training cost.
     """
 
-    def __init__(self, discriminator: keras.Model, generator: keras.Model, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        discriminator: keras.Model,
+        generator: keras.Model,
+        seed: int | None = None,
+        ema_decay: float | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.generator = generator
@@ -54,7 +67,19 @@ class GAN(keras.Model):
         # flag, not a tensor: under tf.distribute an optimizer step cannot sit
         # inside a tf.cond, so the step is traced once per mode instead.
         self._generator_frozen = False
+        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1); got {ema_decay}.")
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.built = True
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The network that draws digits: the weight average if kept, else G."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def set_generator_frozen(self, frozen: bool) -> None:
         """Train D alone (True) or both networks (False) from the next step on.
@@ -201,6 +226,8 @@ class GAN(keras.Model):
                 )
                 g_loss = self.loss_fn(ops.ones_like(g_logits), g_logits)
             self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+            if self.ema_generator is not None:
+                self._update_ema()
         self.step.assign_add(1)
 
         self.d_loss_real_tracker.update_state(_unscale(d_loss_real))
@@ -209,6 +236,15 @@ class GAN(keras.Model):
         self.d_acc_real_tracker.update_state(ops.ones_like(real_logits), real_logits)
         self.d_acc_fake_tracker.update_state(ops.zeros_like(fake_logits), fake_logits)
         return {m.name: m.result() for m in self.metrics}
+
+    def _update_ema(self):
+        # Early on a plain average would be dominated by the random initial
+        # weights; the decay ramps up with the number of generator steps
+        # (as in tf.train.ExponentialMovingAverage's num_updates).
+        n = ops.cast(ops.maximum(self.step - self.generator_start, 0), "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
+        for avg, var in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            avg.assign(avg * decay + ops.cast(var, avg.dtype) * (1.0 - decay))
 
     # --- sampling -------------------------------------------------------------
 
@@ -224,14 +260,17 @@ class GAN(keras.Model):
         digits whatever ``batch_size`` is. Call `calibrate_batchnorm` after
         training first (the CLI's runs do, through `CalibrateBatchNorm`).
         """
-        return generate(self.generator, n, seed=seed, batch_size=batch_size)
+        return generate(self.sampler, n, seed=seed, batch_size=batch_size)
 
     def calibrate_batchnorm(self, n: int = 512, seed: int = 0) -> None:
-        """Set the generator's BatchNorm moving statistics to its current ones.
+        """Set the BatchNorm moving statistics of the generator (and of its
+        weight average) to their current ones.
 
         See `calibrate_batchnorm` (the function).
         """
         calibrate_batchnorm(self.generator, n=n, seed=seed)
+        if self.ema_generator is not None:
+            calibrate_batchnorm(self.ema_generator, n=n, seed=seed)
 
     # --- saving ---------------------------------------------------------------
 
@@ -241,6 +280,7 @@ class GAN(keras.Model):
             discriminator=keras.saving.serialize_keras_object(self.discriminator),
             generator=keras.saving.serialize_keras_object(self.generator),
             seed=self.seed,
+            ema_decay=self.ema_decay,
         )
         return config
 

@@ -23,6 +23,7 @@ class Preset:
     two_d_optimizers: bool = True
     label_smoothing: float = 0.0
     noise_dim: int = 100
+    ema_decay: float | None = None
 
     def with_(self, **changes) -> "Preset":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -67,7 +67,7 @@ def load_generator(path: str | os.PathLike) -> keras.Model:
     """Load a generator for sampling, from a generator or a whole-GAN file."""
     model = _load(path, "generator")
     if isinstance(model, GAN):
-        return model.generator
+        return model.sampler
     check_generator(model, path)
     return model
 

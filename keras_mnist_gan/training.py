@@ -41,6 +41,7 @@ def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
         build_discriminator(seed=seed),
         build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100),
         seed=seed,
+        ema_decay=preset.ema_decay,
     )
     gan.compile(**preset.optimizers())
     return gan
@@ -125,6 +126,6 @@ def train(
     if nonfinite.message:
         raise TrainingError(nonfinite.message + f" No model was saved; grids so far are in {grids.directory}.")
     save_model_atomic(gan, files["gan"])
-    save_model_atomic(gan.generator, files["generator"])
+    save_model_atomic(gan.sampler, files["generator"])
     save_grid(gan.generate(64, seed=seed), files["samples"])
     return RunResult(gan=gan, out_dir=out_dir, steps=int(gan.step.numpy()), files=files, history=history.history)

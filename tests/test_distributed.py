@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     def run(strategy):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            gan = GAN(build_discriminator(seed=1), build_generator(seed=2), seed=3)
+            gan = GAN(build_discriminator(seed=1), build_generator(seed=2), seed=3, ema_decay=0.99)
             gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4),
                         d_fake_optimizer=keras.optimizers.Adam(2e-4))
         ds = tf.data.Dataset.from_tensor_slices(x).batch(32, drop_remainder=True)
@@ -42,6 +42,8 @@ SCRIPT = textwrap.dedent(
         "g_iters": int(gan.g_optimizer.iterations.numpy()),
         "d_moved": bool(any(not np.allclose(a, b) for a, b in zip(d_before, gan.discriminator.get_weights()))),
         "finite": bool(all(np.isfinite(w).all() for w in gan.get_weights())),
+        "ema_moved": bool(any(not np.allclose(a, b) for a, b in zip(
+            build_generator(seed=2).get_weights(), gan.ema_generator.get_weights()))),
     }
     _, single_logs = run(tf.distribute.get_strategy())
     out["single_logs"] = single_logs
@@ -58,7 +60,7 @@ def test_train_step_under_mirrored_strategy():
     out = json.loads(lines[-1][len("RESULT "):])
     assert out["replicas"] == 2
     assert out["g_iters"] == 8 - 2  # 8 batches, 2 of them warm-up
-    assert out["d_moved"] and out["finite"]
+    assert out["d_moved"] and out["finite"] and out["ema_moved"]
     # Losses are per-digit means over the global batch, as on one device:
     # the first steps' losses start at log 2 both ways and stay comparable.
     for name in ("d_loss_real", "d_loss_fake", "g_loss"):

@@ -172,3 +172,40 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path):
         save_model_atomic(Broken(), path)
     assert open(path, "rb").read() == before
     assert [p.name for p in tmp_path.iterdir()] == ["g.keras"]
+
+
+def test_ema_generator_averages_g_and_is_what_samples(tmp_path, tiny_images):
+    gan = GAN(build_discriminator(seed=0), build_generator(seed=100), seed=0, ema_decay=0.9)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    ds = make_dataset(tiny_images, 16, seed=0)
+    e0 = weights(gan.ema_generator)
+    np.testing.assert_array_equal(e0[0], weights(gan.generator)[0])  # starts as a copy of G
+    gan.fit(ds, steps_per_epoch=2, epochs=1, callbacks=[DiscriminatorWarmup(2)], verbose=0)
+    assert not any(changed(e0, weights(gan.ema_generator))), "no average moves while G is frozen"
+    g_path = [weights(gan.generator)]
+    for _ in range(3):
+        gan.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
+        g_path.append(weights(gan.generator))
+    # The decay ramps up as (1 + n) / (10 + n) below ema_decay: after G steps
+    # n = 0, 1, 2 it is 0.1, 2/11, 3/12.
+    expected = [w.copy() for w in e0]
+    for n, g in enumerate(g_path[1:]):
+        d = min(0.9, (1 + n) / (10 + n))
+        expected = [d * e + (1 - d) * w for e, w in zip(expected, g)]
+    for a, b in zip(weights(gan.ema_generator), expected):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert gan.sampler is gan.ema_generator
+    gan.calibrate_batchnorm()
+    z = np.random.default_rng(1).standard_normal((8, 100)).astype("float32")
+    np.testing.assert_allclose(gan.generate(8, seed=1), gan.ema_generator.predict(z, verbose=0), atol=1e-6)
+    back = load_gan(save_model_atomic(gan, tmp_path / "gan.keras"))
+    assert back.ema_decay == 0.9
+    for a, b in zip(weights(back.ema_generator), weights(gan.ema_generator)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(load_generator(tmp_path / "gan.keras").predict(z, verbose=0),
+                               gan.ema_generator.predict(z, verbose=0), atol=1e-6)
+
+
+def test_ema_decay_must_be_a_fraction():
+    with pytest.raises(ValueError, match="ema_decay"):
+        GAN(build_discriminator(), build_generator(), ema_decay=1.0)
