@@ -98,8 +98,9 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
 
 
 class QualityMetrics(keras.callbacks.Callback):
-    """Add ``val_fid``, ``val_score`` and ``val_class_entropy`` to the logs at
-    each epoch end, from ``n`` digits against ``n`` real test digits.
+    """Add ``val_fid``, ``val_score``, ``val_class_entropy`` and
+    ``val_rarest_class`` to the logs at each epoch end, from ``n`` digits
+    against ``n`` real test digits (``self.last`` keeps the latest).
 
     Place it before callbacks that read them (``ModelCheckpoint(monitor=
     "val_fid")``, ``EarlyStopping``, keras-tuner), and after
@@ -116,6 +117,7 @@ class QualityMetrics(keras.callbacks.Callback):
         self.n = min(n, len(self.real))
         self.seed = seed
         self._real_feats = None
+        self.last: dict = {}
 
     def on_epoch_end(self, epoch, logs=None):
         from .evaluation import class_spread, frechet_distance, mnist_score
@@ -124,10 +126,19 @@ class QualityMetrics(keras.callbacks.Callback):
             self._real_feats, _ = self.evaluator.features_and_probs(self.real)
         digits = self.model.generate(self.n, seed=self.seed)
         feats, probs = self.evaluator.features_and_probs(digits)
+        if not (np.isfinite(feats).all() and np.isfinite(probs).all()):
+            nan = float("nan")
+            self.last = {"val_fid": nan, "val_score": nan, "val_class_entropy": nan, "val_rarest_class": nan}
+        else:
+            spread = class_spread(probs)
+            self.last = {
+                "val_fid": frechet_distance(feats, self._real_feats),
+                "val_score": mnist_score(probs),
+                "val_class_entropy": spread["class_entropy_bits"],
+                "val_rarest_class": spread["rarest_class_share"],
+            }
         if logs is not None:
-            logs["val_fid"] = frechet_distance(feats, self._real_feats)
-            logs["val_score"] = mnist_score(probs)
-            logs["val_class_entropy"] = class_spread(probs)["class_entropy_bits"]
+            logs.update(self.last)
 
 
 class HistoryCSV(keras.callbacks.Callback):

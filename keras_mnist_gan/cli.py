@@ -40,6 +40,16 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _writable_dir(path: str) -> None:
     """Fail early, before minutes of training, if results cannot be written."""
     probe_dir = path
@@ -98,6 +108,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_nonnegative_int, default=0)
     e.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-digit check (slow)")
     e.add_argument("--json", help="also write the figures to this JSON file")
+
+    u = sub.add_parser("tune", help="search the learning rates with keras-tuner, judged by val_fid")
+    u.add_argument("--data", help="MNIST (default: the usual search)")
+    u.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="bayesian")
+    u.add_argument("--max-trials", type=_positive_int, default=12, help="trials in all (default 12; not for hyperband)")
+    u.add_argument("--steps-per-trial", type=_positive_int, default=1000, help="training steps per trial, warm-up included")
+    u.add_argument("--directory", default="runs/tuning", help="where searches live (default runs/tuning)")
+    u.add_argument("--project-name", default="lr_search", help="this search's folder in --directory")
+    u.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+                   help="settings other than the learning rates (default: %(default)s)")
+    u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=(1e-5, 1e-3))
+    u.add_argument("--ratio-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"), default=(0.1, 10.0),
+                   help="lr_G / lr_D range (default 0.1 10)")
+    u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
+    u.add_argument("--tune-beta-1", action="store_true", help="also choose Adam's beta_1 from 0.5 and 0.9")
+    u.add_argument("--quality-n", type=_positive_int, default=1000, help="digits per trial for val_fid (default 1000)")
+    u.add_argument("--reference", action="store_true",
+                   help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison")
+    u.add_argument("--hyperband-epochs", type=_positive_int, default=3, help="hyperband: a trial's budget in rounds")
+    u.add_argument("--seed", type=_nonnegative_int, default=0)
+    u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
 
     v = sub.add_parser("train-evaluator", help="train the MNIST classifier that evaluate uses")
     v.add_argument("--data", help="MNIST with labels (default: the usual search)")
@@ -174,6 +205,20 @@ def _train(args) -> None:
     print(f"trained {result.steps} steps; wrote " + ", ".join(result.files[k] for k in ("gan", "generator", "samples", "history")))
 
 
+def _tune(args) -> None:
+    from .presets import PRESETS
+    from .tuning import SearchSpace, run_search
+
+    _writable_dir(args.directory)
+    space = SearchSpace(lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range),
+                        beta_1=(0.5, 0.9) if args.tune_beta_1 else None)
+    preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps)
+    run_search(args.directory, args.project_name, data=args.data, tuner=args.tuner, max_trials=args.max_trials,
+               steps_per_trial=args.steps_per_trial, space=space, preset=preset, quality_n=args.quality_n,
+               seed=args.seed, overwrite=args.overwrite, hyperband_epochs=args.hyperband_epochs,
+               reference=(3e-4, 1e-4) if args.reference else None)
+
+
 def _sample(args) -> None:
     import numpy as np
 
@@ -204,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         {"train": _train, "sample": _sample, "evaluate": _evaluate,
-         "train-evaluator": _train_evaluator}[args.command](args)
+         "train-evaluator": _train_evaluator, "tune": _tune}[args.command](args)
     except (DataError, ModelFileError, TrainingError, ValueError, OSError) as e:
         print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
         return 1

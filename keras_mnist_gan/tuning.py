@@ -1,0 +1,405 @@
+"""Searching the learning rates with keras-tuner, judged by the digits.
+
+GAN losses say little about how good the digits are (a generator can get
+better while its loss rises), so every trial ends with the evaluator's FID
+of its digits (``val_fid``, lower is better) and keras-tuner minimises that.
+
+The split follows keras-tuner's own: `SearchSpace` declares the
+hyperparameters, `GANHyperModel` builds and trains one GAN per trial, and
+`run_search` picks a tuner, runs it (alone, or as the chief or a worker of a
+distributed search: keras-tuner reads ``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``) and writes the
+report: ``trials.csv``, ``trials.md``, ``objective.png``, the best GAN and a
+grid of its digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, StopAtStep, StopOnNonFinite
+from .data import MnistData, load_mnist, validate_images
+from .pipeline import make_dataset
+from .presets import DEFAULT_PRESET, PRESETS, Preset
+
+OBJECTIVE = "val_fid"
+TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
+SEARCH_CONFIG = "search_config.json"
+
+
+class SearchError(ValueError):
+    """A search cannot start: bad ranges, budgets or directory."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The hyperparameters a search varies, each on a log scale.
+
+    ``ratio`` is lr_G / lr_D. ``beta_1``: Adam's beta_1 choices for all
+    optimizers, or None to keep the preset's.
+    """
+
+    lr_d: tuple[float, float] = (1e-5, 1e-3)
+    ratio: tuple[float, float] = (0.1, 10.0)
+    beta_1: tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        lo, hi = self.lr_d
+        if not 0.0 < lo < hi < 1.0:
+            raise SearchError(f"the lr_D range must satisfy 0 < min < max < 1; got {lo:g} .. {hi:g} (empty or inverted).")
+        lo, hi = self.ratio
+        if not 0.0 < lo < hi:
+            raise SearchError(f"the lr_G/lr_D ratio range must satisfy 0 < min < max; got {lo:g} .. {hi:g} (empty or inverted).")
+        if self.beta_1 is not None and (not self.beta_1 or not all(0.0 <= b < 1.0 for b in self.beta_1)):
+            raise SearchError(f"beta_1 choices must be in [0, 1); got {self.beta_1}.")
+
+    def declare(self, hp: kt.HyperParameters) -> dict:
+        """Declare the hyperparameters on ``hp``; return this trial's values."""
+        values = {
+            "lr_d": hp.Float("lr_d", *self.lr_d, sampling="log"),
+            "ratio": hp.Float("ratio", *self.ratio, sampling="log"),
+        }
+        if self.beta_1 is not None:
+            values["beta_1"] = hp.Choice("beta_1", list(self.beta_1))
+        return values
+
+
+class GANHyperModel(kt.HyperModel):
+    """One trial: a GAN of the seed architecture trained for ``steps`` steps
+    (the discriminator's warm-up included), then judged by its digits.
+
+    ``fit`` returns ``val_fid`` (the objective), ``val_score``,
+    ``val_class_entropy``, ``val_rarest_class`` and ``seconds``. With
+    Hyperband, one of its "epochs" is ``steps_per_epoch`` steps.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace = SearchSpace(),
+        preset: Preset | str = DEFAULT_PRESET,
+        steps: int = 1000,
+        steps_per_epoch: int | None = None,
+        quality_n: int = 1000,
+        seed: int = 0,
+        evaluator=None,
+        name: str = "mnist_gan",
+    ):
+        super().__init__(name=name, tunable=True)
+        self.space = space
+        self.preset = PRESETS[preset] if isinstance(preset, str) else preset
+        if int(steps) < 1:
+            raise SearchError(f"the step budget per trial must be at least 1; got {steps}.")
+        if int(quality_n) < 2:
+            raise SearchError(f"quality_n must be at least 2 digits (FID needs a covariance); got {quality_n}.")
+        self.steps = int(steps)
+        self.steps_per_epoch = int(steps_per_epoch or steps)
+        self.quality_n = int(quality_n)
+        self.seed = int(seed)
+        self._evaluator = evaluator
+
+    @property
+    def evaluator(self):
+        if self._evaluator is None:
+            from .evaluation import Evaluator
+
+            self._evaluator = Evaluator.load()
+        return self._evaluator
+
+    def preset_for(self, hp: kt.HyperParameters) -> Preset:
+        v = self.space.declare(hp)
+        return self.preset.with_(lr_d=v["lr_d"], lr_g=v["lr_d"] * v["ratio"], beta_1=v.get("beta_1"))
+
+    def build(self, hp: kt.HyperParameters):
+        from .training import build_gan
+
+        # Every trial starts from the same weights and noise, so trials
+        # differ by their hyperparameters alone.
+        keras.utils.set_random_seed(self.seed)
+        return build_gan(self.preset_for(hp), seed=self.seed)
+
+    def fit(self, hp, model, images, real_test, callbacks=None, epochs: int | None = None,
+            initial_epoch: int = 0, verbose=0, **kwargs) -> dict:
+        preset = self.preset_for(hp)
+        epochs = int(epochs or math.ceil(self.steps / self.steps_per_epoch))
+        total = min(self.steps, epochs * self.steps_per_epoch)
+        done = int(model.step.numpy())  # > 0 when Hyperband continues a trial
+        stop_nan = StopOnNonFinite()
+        quality = QualityMetrics(self.evaluator, real_test, n=self.quality_n, seed=self.seed)
+        own = [DiscriminatorWarmup(max(0, preset.warmup_steps - done)), StopAtStep(total), stop_nan,
+               CalibrateBatchNorm(), quality]
+        ds = make_dataset(images, batch_size=preset.batch_size, seed=self.seed + done)
+        start = time.perf_counter()
+        model.fit(ds, epochs=epochs, initial_epoch=int(initial_epoch), steps_per_epoch=self.steps_per_epoch,
+                  callbacks=own + list(callbacks or []), verbose=verbose, shuffle=False)
+        if stop_nan.message:
+            raise kt.errors.FailedTrialError(stop_nan.message)
+        return {**quality.last, "seconds": time.perf_counter() - start}
+
+
+# --- the search ---------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    project_dir: str
+    trials: list = field(default_factory=list)  # one dict per trial, best first
+    best: dict | None = None
+    files: dict = field(default_factory=dict)
+    trained_here: int = 0  # trials this process ran (0 on a rerun of a finished search)
+    reference: dict | None = None
+
+
+def _progress_tuner(base: type) -> type:
+    """``base`` (a keras-tuner class) printing one line per finished trial."""
+
+    class Tuner(base):
+        log = staticmethod(print)
+        trained_here = 0
+        _figures: dict = {}
+
+        def run_trial(self, trial, *args, **kwargs):
+            self._figures = {}
+            results = super().run_trial(trial, *args, **kwargs)
+            # A worker's trial object never receives its metrics (the chief's
+            # oracle keeps them), so the line below reads what fit returned.
+            self._figures = results[-1] if isinstance(results, list) and results else results
+            return results
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            self.trained_here += 1
+            hp = trial.hyperparameters.values
+            f = self._figures if isinstance(self._figures, dict) else {}
+            figures = (f"val_fid {f['val_fid']:.2f}, score {f['val_score']:.2f}, "
+                       f"entropy {f['val_class_entropy']:.2f} in {f['seconds']:.0f} s"
+                       if "val_fid" in f else str(trial.status).lower())
+            self.log(f"trial {trial.trial_id}: lr_D {hp['lr_d']:.2e}, lr_G {hp['lr_d'] * hp['ratio']:.2e} "
+                     f"(ratio {hp['ratio']:.2f}) -> {figures}")
+
+    Tuner.__name__ = base.__name__
+    return Tuner
+
+
+def trial_row(trial) -> dict:
+    hp = trial.hyperparameters.values
+    row = {"trial": trial.trial_id, "status": str(trial.status), "lr_d": hp["lr_d"], "ratio": hp["ratio"],
+           "lr_g": hp["lr_d"] * hp["ratio"], "beta_1": hp.get("beta_1", "")}
+    for name in ("val_fid", "val_score", "val_class_entropy", "val_rarest_class", "seconds"):
+        value = trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
+        row[name] = float("nan") if value is None else float(value)
+    return row
+
+
+def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
+    """Whether ``project_dir`` holds this very search (to resume). Raises if
+    it holds another search or something that is not a search at all."""
+    if overwrite or not project_dir.exists():
+        return False
+    if not project_dir.is_dir():
+        raise SearchError(f"{project_dir} exists and is not a directory.")
+    cfg = project_dir / SEARCH_CONFIG
+    if not cfg.is_file():
+        if any(project_dir.iterdir()):
+            raise SearchError(f"{project_dir} holds files that are not a keras-mnist-gan search; "
+                              "choose another --directory/--project-name, or --overwrite.")
+        return False
+    try:
+        saved = json.loads(cfg.read_text())
+    except (OSError, ValueError) as e:
+        raise SearchError(f"{cfg}: unreadable ({e}); --overwrite to start afresh.") from None
+    # max_trials is only where to stop: raising it extends the same search.
+    differ = {k: (saved.get(k), v) for k, v in settings.items() if k != "max_trials" and saved.get(k) != v}
+    if differ:
+        what = ", ".join(f"{k} {a!r} there vs {b!r} now" for k, (a, b) in differ.items())
+        raise SearchError(f"{project_dir} holds a different search ({what}); use another "
+                          "--project-name, the same settings to resume it, or --overwrite.")
+    return True
+
+
+def run_search(
+    directory: str,
+    project_name: str = "lr_search",
+    data: MnistData | str | None = None,
+    tuner: str = "bayesian",
+    max_trials: int = 12,
+    steps_per_trial: int = 1000,
+    space: SearchSpace = SearchSpace(),
+    preset: Preset | str = DEFAULT_PRESET,
+    quality_n: int = 1000,
+    seed: int = 0,
+    overwrite: bool = False,
+    hyperband_epochs: int = 3,
+    reference: tuple[float, float] | None = None,
+    log=print,
+) -> SearchResult:
+    """Run (or resume) a search and write its report into the project folder.
+
+    Rerun with the same arguments, finished trials are kept and only the
+    missing ones run. ``reference=(lr_d, lr_g)`` also trains those fixed
+    rates at the same budget, reported beside the trials. Under keras-tuner's distributed mode the chief serves
+    the oracle and writes the report; workers only run trials.
+    """
+    from keras_tuner.src.distribute import utils as dist
+
+    if tuner not in TUNERS:
+        raise SearchError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
+    if int(max_trials) < 1:
+        raise SearchError(f"max_trials must be at least 1; got {max_trials}.")
+    if int(steps_per_trial) < 1:
+        raise SearchError(f"steps_per_trial must be at least 1; got {steps_per_trial}.")
+    preset_obj = PRESETS[preset] if isinstance(preset, str) else preset
+    if not isinstance(data, MnistData):
+        data = load_mnist(data)
+    images = validate_images(data.x_train)
+    if len(images) < preset_obj.batch_size:
+        raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
+    project_dir = Path(directory) / project_name
+    settings = {"tuner": tuner, "max_trials": int(max_trials), "steps_per_trial": int(steps_per_trial),
+                "space": json.loads(json.dumps(asdict(space))), "preset": preset_obj.as_dict(),
+                "quality_n": int(quality_n), "seed": int(seed), "hyperband_epochs": int(hyperband_epochs),
+                "train_images": len(images)}
+    is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
+    resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
+
+    steps_per_epoch = math.ceil(steps_per_trial / hyperband_epochs) if tuner == "hyperband" else steps_per_trial
+    hypermodel = GANHyperModel(space, preset_obj, steps=steps_per_trial, steps_per_epoch=steps_per_epoch,
+                               quality_n=quality_n, seed=seed)
+    common = dict(objective=kt.Objective(OBJECTIVE, "min"), directory=directory, project_name=project_name,
+                  overwrite=overwrite and not is_worker, seed=seed)
+    if tuner == "hyperband":
+        tuner_obj = _progress_tuner(kt.Hyperband)(hypermodel, max_epochs=hyperband_epochs, factor=3, **common)
+    else:
+        tuner_obj = _progress_tuner(TUNERS[tuner])(hypermodel, max_trials=max_trials, **common)
+    tuner_obj.log = log
+    if not is_worker:
+        (project_dir / SEARCH_CONFIG).write_text(json.dumps(settings, indent=2))
+    if resuming:
+        finished = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner_obj.oracle.trials.values())
+        log(f"resuming the search in {project_dir}: {finished} trial(s) already finished")
+    role = "chief" if dist.is_chief_oracle() else ("worker " + os.environ["KERASTUNER_TUNER_ID"] if is_worker else "")
+    log(f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
+        f"on {len(images)} digits; objective {OBJECTIVE} (min) at n={quality_n}")
+    real_test = data.x_test[:quality_n]
+    tuner_obj.search(images, real_test, verbose=0)
+    result = SearchResult(project_dir=str(project_dir), trained_here=tuner_obj.trained_here)
+    if is_worker:
+        return result
+    if reference is not None:
+        result.reference = reference_trial(hypermodel, project_dir, images, real_test, *reference, log=log)
+    return write_report(tuner_obj, result, log=log)
+
+
+def reference_trial(hypermodel: GANHyperModel, project_dir: Path, images, real_test, lr_d: float, lr_g: float,
+                    log=print) -> dict:
+    """Train the same budget at fixed learning rates (by default the
+    original design's) so the search's winner has something to beat. Kept in
+    ``reference.json``: a rerun does not train it again."""
+    path = project_dir / "reference.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("lr_d") == lr_d and saved.get("lr_g") == lr_g:
+            return saved
+    hp = kt.HyperParameters()
+    hypermodel.space.declare(hp)
+    hp.values.update(lr_d=lr_d, ratio=lr_g / lr_d)
+    log(f"reference run: lr_D {lr_d:.2e}, lr_G {lr_g:.2e}, same budget")
+    figures = hypermodel.fit(hp, hypermodel.build(hp), images, real_test)
+    row = {"trial": "reference", "status": "COMPLETED", "lr_d": lr_d, "lr_g": lr_g, "ratio": lr_g / lr_d,
+           "beta_1": hp.values.get("beta_1", ""), **{k: float(v) for k, v in figures.items()}}
+    path.write_text(json.dumps(row, indent=2))
+    log(f"reference -> val_fid {row['val_fid']:.2f}, score {row['val_score']:.2f}")
+    return row
+
+
+def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
+    """trials.csv / trials.md / objective.png, the best GAN and its digits."""
+    from .images import save_grid
+    from .saving import save_model_atomic
+
+    project_dir = Path(result.project_dir)
+    trials = [trial_row(t) for t in tuner.oracle.trials.values()]
+    done = [r for r in trials if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
+    done.sort(key=lambda r: r["val_fid"])
+    result.trials = done + [r for r in trials if r not in done]
+    files = {"csv": project_dir / "trials.csv", "markdown": project_dir / "trials.md", "plot": project_dir / "objective.png"}
+    columns = ["trial", "status", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score",
+               "val_class_entropy", "val_rarest_class", "seconds"]
+    listed = result.trials + ([result.reference] if result.reference else [])
+    with open(files["csv"], "w", newline="") as f:
+        w = csv.DictWriter(f, columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(listed)
+    files["markdown"].write_text(markdown_table(listed, columns))
+    plot_objective(result.trials, files["plot"], reference=result.reference)
+    if done:
+        result.best = done[0]
+        best_trial = tuner.oracle.get_trial(done[0]["trial"])
+        gan = tuner.load_model(best_trial)
+        gan.calibrate_batchnorm()
+        files["best_gan"] = Path(save_model_atomic(gan, project_dir / "best_gan.keras"))
+        files["best_generator"] = Path(save_model_atomic(gan.sampler, project_dir / "best_generator.keras"))
+        files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
+        b = result.best
+        log(f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
+            f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}")
+    result.files = {k: str(v) for k, v in files.items()}
+    log("wrote " + ", ".join(result.files.values()))
+    return result
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "" if math.isnan(v) else (f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}")
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_objective(rows: list[dict], path, reference: dict | None = None) -> str:
+    """Scatter of val_fid over (lr_D, lr_G/lr_D), both log scale, with the
+    seed and stable presets' learning rates marked for reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    if done:
+        sc = ax.scatter([r["lr_d"] for r in done], [r["ratio"] for r in done], c=[r["val_fid"] for r in done],
+                        cmap="viridis_r", s=70, edgecolors="black", linewidths=0.5)
+        fig.colorbar(sc, ax=ax, label="val_fid (lower is better)")
+        best = done[0]
+        ax.scatter([best["lr_d"]], [best["ratio"]], marker="*", s=320, facecolors="none", edgecolors="red",
+                   linewidths=1.5, label=f"best: FID {best['val_fid']:.1f}")
+        for r in done:
+            ax.annotate(str(r["trial"]), (r["lr_d"], r["ratio"]), fontsize=6, xytext=(4, 4), textcoords="offset points")
+    failed = [r for r in rows if r not in done]
+    if failed:
+        ax.scatter([r["lr_d"] for r in failed], [r["ratio"] for r in failed], marker="x", c="grey", label="failed")
+    if reference:
+        ax.scatter([reference["lr_d"]], [reference["ratio"]], marker="P", s=110, c="tab:orange", edgecolors="black",
+                   label=f"reference: FID {reference['val_fid']:.1f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("lr_D")
+    ax.set_ylabel("lr_G / lr_D")
+    ax.set_title("Search: digit quality by learning rates")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path)
