@@ -34,7 +34,13 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
         gan.set_generator_frozen(int(gan.step.numpy()) < int(gan.generator_start.numpy()))
 
     def on_train_begin(self, logs=None):
-        self.model.generator_start.assign(int(self.model.step.numpy()) + self.steps)
+        step = int(self.model.step.numpy())
+        if self.steps > 0:
+            self.model.generator_start.assign(step + self.steps)
+        else:
+            # No warm-up: G trains from now on, and an earlier start (which
+            # the weight average's ramp counts from) is kept.
+            self.model.generator_start.assign(min(int(self.model.generator_start.numpy()), step))
         self._sync()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -79,6 +85,43 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 )
                 self.model.stop_training = True
                 return
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Save the whole GAN (weights, optimizers, step counter, noise state)
+    every ``every_steps`` steps and when training ends, through a temporary
+    file and a rename: a kill at any moment leaves the previous good file.
+
+    Nothing is saved once a loss has turned NaN or infinite, so the last
+    checkpoint is always one of a healthy game. ``self.saved_step`` is the
+    step of the latest checkpoint.
+    """
+
+    def __init__(self, path: str, every_steps: int = 500):
+        super().__init__()
+        if int(every_steps) < 1:
+            raise ValueError(f"checkpoint interval must be at least 1 step; got {every_steps}.")
+        self.path = path
+        self.every_steps = int(every_steps)
+        self.saved_step: int | None = None
+        self._healthy = True
+
+    def save(self):
+        from .saving import save_model_atomic
+
+        step = int(self.model.step.numpy())
+        if self._healthy and step != self.saved_step:
+            save_model_atomic(self.model, self.path)
+            self.saved_step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if any("loss" in k and not math.isfinite(float(v)) for k, v in (logs or {}).items()):
+            self._healthy = False
+        elif int(self.model.step.numpy()) % self.every_steps == 0:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
 
 
 class CalibrateBatchNorm(keras.callbacks.Callback):

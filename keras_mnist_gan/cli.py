@@ -91,15 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
     t.add_argument("--quality-n", type=_nonnegative_int, default=1000,
                    help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default 1000)")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=500,
+                   help="steps between checkpoints of the whole GAN in OUT/gan.keras (default 500)")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --out (an error if there is none)")
+    again.add_argument("--restart", action="store_true",
+                       help="delete the run in --out and start over (default: resume it if its settings match)")
+    t.add_argument("--no-health", action="store_true", help="do not watch for a winning D or a collapsing G")
+    t.add_argument("--stop-on-failure", action="store_true", help="end the run when the health monitor warns")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
     s.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)")
-    s.add_argument("-n", type=_positive_int, default=64, help="how many digits (default 64)")
+    s.add_argument("-n", type=_positive_int, help="how many digits (default 64; with --interpolate 80 = 8 walks of 10)")
     s.add_argument("--out", default="digits.png", help="PNG grid to write (default digits.png)")
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_nonnegative_int, help="noise seed, for repeatable digits")
-    s.add_argument("--cols", type=_positive_int, help="grid columns (default: square)")
+    s.add_argument("--cols", type=_positive_int, help="grid columns (default: square; with --interpolate 10)")
+    s.add_argument("--interpolate", action="store_true",
+                   help="walk between random points of the noise space: each grid row is one walk; "
+                        "with --out *.gif an animation of n digits morphing through 4 points")
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
     e.add_argument("-n", type=_positive_int, default=10000, help="digits to generate and compare (default 10000)")
@@ -201,8 +212,12 @@ def _train(args) -> None:
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
     result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n, verbose=0 if args.quiet else "auto")
-    print(f"trained {result.steps} steps; wrote " + ", ".join(result.files[k] for k in ("gan", "generator", "samples", "history")))
+                   steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
+                   verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
+                   checkpoint_every=args.checkpoint_every, health=not args.no_health,
+                   stop_on_failure=args.stop_on_failure)
+    print(f"trained {result.steps} steps; wrote " + ", ".join(
+        result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history")))
 
 
 def _tune(args) -> None:
@@ -231,13 +246,29 @@ def _sample(args) -> None:
     for target in filter(None, (args.out, args.npy)):
         _writable_dir(os.path.dirname(target) or ".")
     generator = load_generator(args.model or shipped_model("generator.keras"))
-    digits = generate(generator, args.n, seed=args.seed)
+    if args.interpolate:
+        from .visuals import interpolation_gif, interpolation_noise
+
+        if args.out.lower().endswith(".gif"):
+            n = args.n or 16
+            interpolation_gif(generator, args.out, n=n, seed=args.seed)
+            print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
+            return
+        cols = args.cols or 10
+        n = args.n or 80
+        noise = interpolation_noise(int(generator.input_shape[-1]), rows=-(-n // cols), steps=cols, seed=args.seed)
+        digits = generator.predict(noise, verbose=0)
+        save_grid(digits, args.out, ncols=cols)
+        print(f"wrote {args.out}: {len(digits) // cols} walks of {cols} steps between random noise points")
+        return
+    n = args.n or 64
+    digits = generate(generator, n, seed=args.seed)
     save_grid(digits, args.out, ncols=args.cols)
     written = [args.out]
     if args.npy:
         np.save(args.npy, digits)
         written.append(args.npy)
-    print(f"wrote {args.n} digits to " + ", ".join(written))
+    print(f"wrote {n} digits to " + ", ".join(written))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,13 +26,14 @@ def trained_run(tmp_path_factory):
 
 
 def test_train_writes_everything(trained_run):
-    for name in ("gan.keras", "generator.keras", "history.csv", "samples.png", "config.json"):
+    for name in ("gan.keras", "generator.keras", "history.csv", "samples.png", "config.json", "curves.png",
+                 "progress.gif"):
         assert (trained_run / name).is_file(), name
     grids = sorted(p.name for p in (trained_run / "samples").iterdir())
     assert grids == ["step_0000006.png", "step_0000012.png"]
     rows = (trained_run / "history.csv").read_text().strip().splitlines()
     assert rows[0].split(",") == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "g_loss",
-                                  "val_class_entropy", "val_fid", "val_score"]
+                                  "val_class_entropy", "val_fid", "val_rarest_class", "val_score"]
     fid = [float(r.split(",")[7]) for r in rows[1:]]
     assert all(f > 0 for f in fid)
     assert [r.split(",")[0] for r in rows[1:]] == ["6", "12"]
