@@ -50,6 +50,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _writable_dir(path: str) -> None:
     """Fail early, before minutes of training, if results cannot be written."""
     probe_dir = path
@@ -84,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", type=float, help="one-sided: D's target for real digits is 1 - this")
     t.add_argument("--d-optimizers", type=int, choices=[1, 2],
                    help="2: one D optimizer on real and one on fake digits (the original); 1: one on their sum")
+    t.add_argument("--r1-gamma", type=_nonnegative_float, help="R1 gradient penalty weight on real digits (0: off)")
     t.add_argument("--ema-decay", type=_learning_rate,
                    help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)")
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
@@ -206,7 +217,7 @@ def _train(args) -> None:
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
-        ema_decay=args.ema_decay,
+        ema_decay=args.ema_decay, r1_gamma=args.r1_gamma,
         two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
     )
     if not 0.0 <= preset.label_smoothing < 1.0:

@@ -101,6 +101,7 @@ class GAN(keras.Model):
         g_optimizer: keras.optimizers.Optimizer | None = None,
         d_fake_optimizer: keras.optimizers.Optimizer | None = None,
         label_smoothing: float = 0.0,
+        r1_gamma: float = 0.0,
         jit_compile: bool | str = "auto",
         **kwargs,
     ) -> None:
@@ -116,12 +117,21 @@ class GAN(keras.Model):
                 way, with two Adam optimizers; pass one to reproduce it.
             label_smoothing: one-sided label smoothing: real digits are
                 labelled ``1 - label_smoothing`` for D (fakes stay 0).
+            r1_gamma: weight of the R1 gradient penalty (Mescheder et al.
+                2018), ``r1_gamma / 2 * E ||grad_x D(x)||^2`` over real digits,
+                added to D's loss: it stops D from growing steep walls
+                around the real digits, which keeps the generator's gradient
+                alive. 0 turns it off (the original design had none); it
+                costs one more backward pass through D per step.
             jit_compile: compile the whole step with XLA; Keras's "auto"
                 turns it off on CPU-only machines, where XLA's convolutions
                 are slower than TensorFlow's oneDNN ones.
         """
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}.")
+        if not 0.0 <= float(r1_gamma) < float("inf"):
+            raise ValueError(f"r1_gamma must be a finite number >= 0; got {r1_gamma}.")
+        self.r1_gamma = float(r1_gamma)
         # No optimizer for the Model itself: D and G each have their own.
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(3e-4)
@@ -136,6 +146,7 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_acc_real_tracker = keras.metrics.BinaryAccuracy(name="d_acc_real", threshold=0.0)
         self.d_acc_fake_tracker = keras.metrics.BinaryAccuracy(name="d_acc_fake", threshold=0.0)
+        self.d_r1_tracker = keras.metrics.Mean(name="d_r1") if self.r1_gamma > 0 else None
         # Build the optimizers' slots now: inside the compiled step they may
         # only be updated, not created.
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -148,13 +159,14 @@ class GAN(keras.Model):
         # Listed here so Keras resets them at the start of each epoch.
         if not hasattr(self, "d_loss_real_tracker"):
             return []
-        return [
+        trackers = [
             self.d_loss_real_tracker,
             self.d_loss_fake_tracker,
             self.g_loss_tracker,
             self.d_acc_real_tracker,
             self.d_acc_fake_tracker,
         ]
+        return trackers + ([self.d_r1_tracker] if self.d_r1_tracker is not None else [])
 
     def get_compile_config(self):
         if not getattr(self, "compiled", False):
@@ -165,6 +177,7 @@ class GAN(keras.Model):
             "g_optimizer": ser(self.g_optimizer),
             "d_fake_optimizer": None if self.d_fake_optimizer is None else ser(self.d_fake_optimizer),
             "label_smoothing": self.label_smoothing,
+            "r1_gamma": self.r1_gamma,
             "jit_compile": self.jit_compile,
         }
 
@@ -191,11 +204,16 @@ class GAN(keras.Model):
         fake = self.generator(self.sample_noise(batch), training=True)
         real_labels = ops.full((batch, 1), 1.0 - self.label_smoothing)
         split = self.d_fake_optimizer is not None
+        r1 = self.r1_gamma > 0
         with tf.GradientTape(persistent=split) as tape:
-            if split:
+            if split or r1:
                 # Separate calls, so each loss's gradient runs back through
-                # its own half of the digits only.
-                real_logits = self.discriminator(real, training=True)
+                # its own half of the digits only (and R1 can differentiate
+                # the real logits with respect to the real pixels).
+                with tf.GradientTape(watch_accessed_variables=False) as input_tape:
+                    input_tape.watch(real)
+                    real_logits = self.discriminator(real, training=True)
+                    real_logit_sum = ops.sum(real_logits)  # inside: the tape must see it
                 fake_logits = self.discriminator(fake, training=True)
             else:
                 # One call on the stacked batch: D has no batch statistics,
@@ -204,6 +222,12 @@ class GAN(keras.Model):
                 real_logits, fake_logits = logits[:batch], logits[batch:]
             d_loss_real = self.loss_fn(real_labels, real_logits)
             d_loss_fake = self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
+            if r1:
+                slopes = input_tape.gradient(real_logit_sum, real)
+                penalty = 0.5 * self.r1_gamma * ops.mean(ops.sum(ops.square(slopes), axis=(1, 2, 3)))
+                # Scaled like the Loss objects' values, for tf.distribute.
+                penalty = _scale(penalty)
+                d_loss_real = d_loss_real + penalty
             d_loss = d_loss_real + d_loss_fake
         if not split:
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
@@ -230,6 +254,9 @@ class GAN(keras.Model):
                 self._update_ema()
         self.step.assign_add(1)
 
+        if r1:
+            self.d_r1_tracker.update_state(_unscale(penalty))
+            d_loss_real = d_loss_real - penalty  # report the cross-entropy alone
         self.d_loss_real_tracker.update_state(_unscale(d_loss_real))
         self.d_loss_fake_tracker.update_state(_unscale(d_loss_fake))
         self.g_loss_tracker.update_state(_unscale(g_loss))
@@ -303,6 +330,12 @@ class GAN(keras.Model):
         super().load_own_variables(own)
         if state is not None:
             self.seed_generator.state.assign(np.asarray(state))
+
+
+def _scale(value):
+    from keras.src.losses.loss import scale_loss_for_distribution
+
+    return scale_loss_for_distribution(value)
 
 
 def _unscale(value):

@@ -108,10 +108,12 @@ class GameHealth(keras.callbacks.Callback):
 
     def _check_discriminator(self, step, win):
         prev, self._prev_g_loss = self._prev_g_loss, win["g_loss"]
-        bad = (win["d_acc_real"] > self.acc_threshold and win["d_acc_fake"] > self.acc_threshold
-               and win["g_loss"] > self.g_loss_threshold and prev is not None and win["g_loss"] > prev)
+        certain = win["d_acc_real"] > self.acc_threshold and win["d_acc_fake"] > self.acc_threshold
+        bad = certain and win["g_loss"] > self.g_loss_threshold and prev is not None and win["g_loss"] > prev
         self._streak = self._streak + 1 if bad else 0
-        winning = self._streak >= self.patience
+        # Once D has won, a g_loss that merely stops rising is no recovery:
+        # the episode ends only when D makes mistakes again.
+        winning = self._streak >= self.patience or (self._active["d_wins"] and certain)
         self._report("d_wins", winning, step, (
             f"step {step}: the discriminator is winning: over the last {self.window} steps it classified "
             f"{win['d_acc_real']:.1%} of real and {win['d_acc_fake']:.1%} of generated digits correctly, and "

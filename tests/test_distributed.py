@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
         with strategy.scope():
             gan = GAN(build_discriminator(seed=1), build_generator(seed=2), seed=3, ema_decay=0.99)
             gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4),
-                        d_fake_optimizer=keras.optimizers.Adam(2e-4))
+                        d_fake_optimizer=keras.optimizers.Adam(2e-4), r1_gamma=1.0)
         ds = tf.data.Dataset.from_tensor_slices(x).batch(32, drop_remainder=True)
         h = gan.fit(ds, epochs=1, verbose=0, callbacks=[DiscriminatorWarmup(2)])
         return gan, {k: float(v[-1]) for k, v in h.history.items()}
@@ -63,5 +63,5 @@ def test_train_step_under_mirrored_strategy():
     assert out["d_moved"] and out["finite"] and out["ema_moved"]
     # Losses are per-digit means over the global batch, as on one device:
     # the first steps' losses start at log 2 both ways and stay comparable.
-    for name in ("d_loss_real", "d_loss_fake", "g_loss"):
+    for name in ("d_loss_real", "d_loss_fake", "g_loss", "d_r1"):
         assert abs(out["logs"][name] - out["single_logs"][name]) < 0.25, (name, out)

@@ -209,3 +209,28 @@ def test_ema_generator_averages_g_and_is_what_samples(tmp_path, tiny_images):
 def test_ema_decay_must_be_a_fraction():
     with pytest.raises(ValueError, match="ema_decay"):
         GAN(build_discriminator(), build_generator(), ema_decay=1.0)
+
+
+def test_r1_penalty_is_half_gamma_times_squared_input_gradient(tiny_images):
+    import tensorflow as tf
+
+    batch = tiny_images[:16].astype("float32") / 255.0
+    gan = GAN(build_discriminator(seed=0), build_generator(seed=100), seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4), r1_gamma=3.0)
+    x = tf.constant(batch)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(gan.discriminator(x, training=True))
+    slopes = tape.gradient(total, x).numpy()
+    expected = 0.5 * 3.0 * np.mean(np.sum(slopes ** 2, axis=(1, 2, 3)))
+    d0 = weights(gan.discriminator)
+    h = gan.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=1, epochs=1, verbose=0)
+    assert h.history["d_r1"][0] == pytest.approx(expected, rel=1e-4)
+    assert expected > 0
+    # The penalty is part of D's gradient: D moves differently without it.
+    plain = GAN(build_discriminator(seed=0), build_generator(seed=100), seed=0)
+    plain.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4))
+    plain.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=1, epochs=1, verbose=0)
+    assert "d_r1" not in plain.get_metrics_result()
+    assert any(changed(weights(plain.discriminator), weights(gan.discriminator)))
+    assert all(changed(d0, weights(gan.discriminator)))

@@ -13,9 +13,15 @@ def test_seed_preset_is_the_original_recipe():
     assert isinstance(opts["d_optimizer"], keras.optimizers.Adam)
 
 
-def test_cli_default_is_the_stable_preset_and_flags_override():
-    assert DEFAULT_PRESET == "stable"
-    assert build_parser().parse_args(["train"]).preset == "stable"
+def test_quality_preset_is_the_cli_default():
+    assert DEFAULT_PRESET == "quality"
+    assert build_parser().parse_args(["train"]).preset == "quality"
+    q = PRESETS["quality"]
+    assert q.r1_gamma > 0 and q.ema_decay is not None and q.optimizers()["r1_gamma"] == q.r1_gamma
+    assert (q.batch_size, q.warmup_steps, q.noise_dim) == (50, 300, 100)  # the design's, unchanged
+
+
+def test_stable_preset_and_flags_override():
     stable = PRESETS["stable"]
     assert stable.optimizers()["d_fake_optimizer"] is None
     changed = stable.with_(lr_d=5e-5, batch_size=None)
