@@ -207,6 +207,19 @@ def _train_evaluator(args) -> None:
     print(f"test accuracy {acc:.4f} on {len(data.x_test)} digits ({data.source}); wrote {args.out}")
 
 
+def _interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM both stop training the way Ctrl-C does: a
+    checkpoint is saved on the way out. (A shell starts background jobs with
+    SIGINT ignored, and schedulers stop jobs with SIGTERM.)"""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _train(args) -> None:
     from .presets import PRESETS
     from .training import train
@@ -214,6 +227,7 @@ def _train(args) -> None:
     if args.noise_dim is not None and args.noise_dim < 4:
         raise ValueError(f"--noise-dim must be at least 4 (the generator uses noise_dim/4 filters); got {args.noise_dim}.")
     _writable_dir(args.out)
+    _interrupt_on_signals()
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,

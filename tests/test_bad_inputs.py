@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def test_table(places, capsys, request):
             continue
         got, err = run_case(argv, places, capsys)
         msg = err.splitlines()[-1].replace(str(places["tmp"]), "DIR").replace("|", "\\|")
-        rows.append(f"| {what} | `keras-mnist-gan {argv.split()[0]} ...` | {got} | {msg} |")
+        shown = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), argv)
+        rows.append(f"| {what} | `{shown}` | {got} | {msg} |")
     with capsys.disabled():
         print("\n".join(rows))

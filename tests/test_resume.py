@@ -141,6 +141,18 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_npz):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_cli(out, tiny_npz, 100000, ["--checkpoint-every", "1000"]), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    _wait_for(out / "samples" / "step_0000020.png", proc)  # training is under way; no checkpoint yet
+    proc.send_signal(signal.SIGTERM)
+    text = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, text[-2000:]
+    step = int(load_gan(out / "gan.keras").step.numpy())
+    assert step >= 20 and f"checkpoint at step {step}" in text and "run the same command again to resume" in text
+
+
 def test_kill_in_the_middle_of_a_save_keeps_the_previous_checkpoint(tmp_path, tiny_npz):
     out, marker = tmp_path / "run", tmp_path / "saving"
     argv = _cli(out, tiny_npz, 60)[3:]  # after "-m keras_mnist_gan"
