@@ -10,7 +10,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import keras
 
@@ -85,6 +85,11 @@ def _prepare_run_dir(out_dir: str, identity: dict, resume: bool | None) -> bool:
             saved = json.load(f)
     except (OSError, ValueError) as e:
         raise TrainingError(f"{cfg_path}: unreadable ({e}); {hint}") from None
+    # A setting added to Preset after the run was written is absent from
+    # its config.json; that run trained with the setting's default.
+    if not isinstance(saved, dict):
+        raise TrainingError(f"{cfg_path}: not a run's settings; {hint}")
+    saved = {**saved, "preset": {**asdict(Preset()), **saved.get("preset", {})}}
     there, now = _flat(saved), _flat(identity)
     differ = [k for k in now if there.get(k) != now[k]]
     if differ:

@@ -69,6 +69,17 @@ def test_run_dir_conflicts_are_errors_and_restart_clears(tmp_path, tiny):
     assert (foreign / "gan.keras").read_bytes() == b"not mine"
 
 
+def test_a_run_written_before_a_preset_setting_existed_still_resumes(tmp_path, tiny):
+    import json
+
+    run(tmp_path / "r", tiny, 2)
+    cfg = tmp_path / "r" / "config.json"
+    settings = json.loads(cfg.read_text())
+    del settings["preset"]["r1_gamma"]  # as written before R1 was added; its default is 0
+    cfg.write_text(json.dumps(settings))
+    assert run(tmp_path / "r", tiny, 4).resumed_from == 2
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny, monkeypatch):
     original = GAN.train_step
 
