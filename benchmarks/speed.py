@@ -1,13 +1,15 @@
 """Training and sampling speed: the project's GAN against the TF1 original.
 
-    python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3]
+    python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3] [--with-default-preset]
 
 Each measurement runs in its own process (so each reports its own peak
 memory), alternating between the two implementations so that drift in the
 machine's speed hits both alike. Both train the seed configuration: batch
 50, noise 100, bicubic resizes, two discriminator Adam optimizers; timing
 starts after 30 untimed steps (graph building, first-call costs). Prints a
-table and, with --json FILE, writes the numbers.
+table and, with --json FILE, writes the numbers. --with-default-preset also
+times the CLI's default preset (R1 penalty, weight average), whose speed
+turns a step budget into minutes of training.
 """
 
 from __future__ import annotations
@@ -86,24 +88,44 @@ def measure_keras(data, steps):
             "peak_rss_mb": _peak_rss_mb()}
 
 
+def measure_default(data, steps):
+    """The CLI's default preset (R1 penalty, weight average, one D optimizer):
+    what `keras-mnist-gan train` runs, to turn a step budget into minutes."""
+    from keras_mnist_gan.presets import DEFAULT_PRESET, PRESETS
+    from keras_mnist_gan.training import build_gan
+    from keras_mnist_gan import make_dataset
+
+    gan = build_gan(PRESETS[DEFAULT_PRESET], seed=0)
+    ds = make_dataset(_images(data), batch_size=BATCH, seed=0)
+    gan.fit(ds, steps_per_epoch=WARM, epochs=1, verbose=0)
+    t, c = time.perf_counter(), _cpu_seconds()
+    gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+    wall = time.perf_counter() - t
+    return {"train_digits_per_s": steps * BATCH / wall, "cores_used": (_cpu_seconds() - c) / wall,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="MNIST file (default: the usual search, see README)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--worker", choices=["tf1", "keras"], help=argparse.SUPPRESS)
+    p.add_argument("--with-default-preset", action="store_true",
+                   help="also time the CLI's default preset (R1, weight average)")
+    p.add_argument("--worker", choices=["tf1", "keras", "default"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        fn = measure_tf1 if args.worker == "tf1" else measure_keras
+        fn = {"tf1": measure_tf1, "keras": measure_keras, "default": measure_default}[args.worker]
         print(json.dumps(fn(args.data, args.steps)))
         return
-    runs = {"tf1": [], "keras": []}
+    kinds = ("tf1", "keras") + (("default",) if args.with_default_preset else ())
+    runs = {k: [] for k in kinds}
     for r in range(args.repeats):
-        for which in ("tf1", "keras"):
+        for which in kinds:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", which, "--steps", str(args.steps)]
             if args.data:
-                cmd += ["--data", args.data]
+                cmd += ["--data", os.path.abspath(args.data)]  # the workers run in benchmarks/
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE)
             runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"repeat {r + 1} {which}: {runs[which][-1]}", flush=True)
@@ -133,6 +155,13 @@ def main():
     print(f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_train_digits_per_s_median']:.0f} | {result['keras_peak_rss_mb']} |")
     print(f"\nratio {result['ratio']:.2f}x (best), {result['ratio_of_medians']:.2f}x (medians); "
           f"sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)")
+    if args.with_default_preset:
+        d = best("default", "train_digits_per_s")
+        result["default_preset_train_digits_per_s"] = round(d, 1)
+        result["default_preset_train_digits_per_s_median"] = round(median("default", "train_digits_per_s"), 1)
+        print(f"default preset (R1, EMA): {d:.0f} digits/s best, "
+              f"{result['default_preset_train_digits_per_s_median']:.0f} median: "
+              f"10,000 steps in {10000 * BATCH / d / 60:.1f} min at best")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
