@@ -52,11 +52,13 @@ PRESETS = {
     # each take a full step: D effectively learns twice as fast) and
     # one-sided label smoothing 0.1, all to keep D from winning outright.
     "stable": Preset(lr_d=1e-4, lr_g=2e-4, beta_1=0.5, two_d_optimizers=False, label_smoothing=0.1),
-    # The best recipe found (tuning/gpu_scout: a sweep of 20+ settings with
+    # The best recipe found (tuning/gpu_scout: sweeps of 30+ settings with
     # a PyTorch port, then trained here with this package): the R1 gradient
     # penalty on real digits is what lifts the digits from strokes to
-    # classifiable digits of every class; faster rates and sampling from an
-    # average of G's weights add to it.
-    "quality": Preset(lr_d=2e-4, lr_g=4e-4, beta_1=0.5, two_d_optimizers=False, r1_gamma=1.0, ema_decay=0.999),
+    # classifiable digits of every class. With R1 holding D back, rates 5x
+    # those of "stable" learn faster without D winning (FID 13.7 against
+    # 15.5-36.7 for lr_D 2e-4 / lr_G 4e-4 at 10,000 steps), and sampling
+    # from an average of G's weights smooths the fast generator's swings.
+    "quality": Preset(lr_d=1e-3, lr_g=2e-3, beta_1=0.5, two_d_optimizers=False, r1_gamma=1.0, ema_decay=0.999),
 }
 DEFAULT_PRESET = "quality"

@@ -335,6 +335,14 @@ def plan_groups(plan: str) -> dict:
                          ckpts=[5000, 10000, 15000, 20000, 25000],
                          configs=[cfg(f"quality_s{i}", **Q, seed=9100 + i) for i in range(4)])
         return G
+    if plan == "faster":  # can higher learning rates with R1 buy the 10,000-step budget more quality?
+        G["fast"] = dict(batch=50, steps=10000, warmup=300, split=False,
+                         ckpts=[2000, 4000, 6000, 8000, 10000],
+                         configs=[cfg(f"r1_lrd{d:.0e}_x{r:g}_s{i}".replace("e-0", "e-"), d, d * r, b1=0.5, ls=0.0,
+                                      r1=1.0, seed=9200 + 10 * k + i)
+                                  for k, (d, r) in enumerate([(4e-4, 2), (2e-4, 4), (5e-4, 4), (1e-3, 2)])
+                                  for i in range(2)])
+        return G
     if plan.startswith("main"):
         steps = 10000
         small = plan == "main_small"
