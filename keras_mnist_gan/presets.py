@@ -55,7 +55,7 @@ PRESETS = {
     # The best recipe found (tuning/gpu_scout: sweeps of 30+ settings with
     # a PyTorch port, then trained here with this package): the R1 gradient
     # penalty on real digits is what lifts the digits from strokes to
-    # classifiable digits of every class. With R1 holding D back, rates 5x
+    # classifiable digits of every class. With R1 holding D back, rates 10x
     # those of "stable" learn faster without D winning (FID 13.7 against
     # 15.5-36.7 for lr_D 2e-4 / lr_G 4e-4 at 10,000 steps), and sampling
     # from an average of G's weights smooths the fast generator's swings.

@@ -329,7 +329,7 @@ def plan_groups(plan: str) -> dict:
                                  cfg("lrd2e-4_x2_b0.5_ls0_r1g1", 2e-4, 4e-4, b1=0.5, ls=0.0, r1=1.0),
                                  cfg("lrd2e-4_x1_b0_ls0_r1g1", 2e-4, 2e-4, b1=0.0, ls=0.0, r1=1.0)])
         return G
-    if plan == "long":  # the shipped `quality` recipe past the 10,000-step budget: where does it level off?
+    if plan == "long":  # the earlier `quality` rates past the 10,000-step budget: where do they level off?
         Q = dict(lr_d=2e-4, lr_g=4e-4, b1=0.5, ls=0.0, r1=1.0)
         G["q25k"] = dict(batch=50, steps=25000, warmup=300, split=False,
                          ckpts=[5000, 10000, 15000, 20000, 25000],
