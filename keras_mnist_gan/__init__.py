@@ -4,24 +4,40 @@ The data path, module by module: `data` (files -> arrays) -> `pipeline`
 (arrays -> tf.data) -> `models` + `gan` (GAN.fit) -> `saving` (.keras) ->
 `images` (samples as PNG grids). `training` strings them together and `cli`
 puts them on the command line.
+
+The names below are imported on first use (PEP 562), so ``import
+keras_mnist_gan.cli`` (the console script) does not import Keras or
+TensorFlow: the CLI first sets up logging and checks the backend.
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, SampleGrid  # noqa: E402
-from .data import DataError, load_mnist  # noqa: E402
-from .gan import GAN, generate  # noqa: E402
-from .layers import BicubicResize  # noqa: E402
-from .models import build_discriminator, build_generator  # noqa: E402
-from .pipeline import make_dataset  # noqa: E402
-from .saving import ModelFileError, load_gan, load_generator, save_model_atomic  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "GAN", "BicubicResize", "CalibrateBatchNorm", "DataError", "DiscriminatorWarmup", "ModelFileError", "SampleGrid",
-    "build_discriminator", "build_generator", "generate", "load_gan", "load_generator",
-    "load_mnist", "make_dataset", "save_model_atomic",
-]
+_EXPORTS = {
+    "GAN": "gan", "generate": "gan",
+    "BicubicResize": "layers",
+    "CalibrateBatchNorm": "callbacks", "DiscriminatorWarmup": "callbacks", "SampleGrid": "callbacks",
+    "DataError": "data", "load_mnist": "data",
+    "build_discriminator": "models", "build_generator": "models",
+    "make_dataset": "pipeline",
+    "ModelFileError": "saving", "load_gan": "saving", "load_generator": "saving", "save_model_atomic": "saving",
+    "train": "training", "TrainingError": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

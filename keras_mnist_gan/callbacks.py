@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -64,6 +65,92 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopAfterMinutes(keras.callbacks.Callback):
+    """End `fit` once ``minutes`` of wall time have passed since it began.
+
+    ``self.stopped_at`` is the step it stopped at (None if the budget was
+    not used up). The checkpoint saved at train end lets the same command
+    continue the run later.
+    """
+
+    def __init__(self, minutes: float, started: float | None = None):
+        super().__init__()
+        if not float(minutes) > 0:
+            raise ValueError(f"the time budget must be positive; got {minutes} minutes.")
+        self.seconds = 60.0 * float(minutes)
+        self.stopped_at: int | None = None
+        self._start = started  # a time.monotonic() reading; default: the first train begin
+
+    def on_train_begin(self, logs=None):
+        if self._start is None:
+            self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self._start >= self.seconds:
+            self.stopped_at = int(self.model.step.numpy())
+            self.model.stop_training = True
+
+
+class ContinueEpoch(keras.callbacks.Callback):
+    """After a resume in the middle of an epoch, put back the metric totals
+    the checkpoint saved, so the epoch's history row averages all its steps,
+    not only those after the resume. (`fit` resets the metrics just before
+    ``on_epoch_begin``.)"""
+
+    def __init__(self):
+        super().__init__()
+        self._done = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._done:
+            self._done = True
+            self.model.restore_metric_states()
+
+
+class StepProgress(keras.callbacks.Callback):
+    """A progress bar per epoch, counted in the run's own steps.
+
+    Keras's bar counts the batches of this `fit` call, so a resumed run
+    would start its epoch at 0; this one continues where the run stopped
+    ("steps 2,001-3,000 of 10,000", at 936/1000) and prints the epoch's
+    quality figures when the epoch ends.
+    """
+
+    def __init__(self, total_steps: int, steps_per_epoch: int, print_fn=print):
+        super().__init__()
+        self.total_steps = int(total_steps)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.print_fn = print_fn
+        self._bar = None
+        self._first = 0
+
+    def _position(self) -> int:
+        return int(self.model.step.numpy()) - self._first
+
+    def on_epoch_begin(self, epoch, logs=None):
+        step = int(self.model.step.numpy())
+        self._first = step - step % self.steps_per_epoch
+        last = min(self._first + self.steps_per_epoch, self.total_steps)
+        epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.print_fn(f"Epoch {self._first // self.steps_per_epoch + 1}/{epochs}: "
+                      f"steps {self._first + 1:,}-{last:,} of {self.total_steps:,}")
+        self._bar = None
+        self._target = last - self._first
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        if self._bar is None:
+            # The GAN's logs are running means already: show them as they are.
+            self._bar = keras.utils.Progbar(self._target, stateful_metrics=list(logs))
+        self._bar.update(self._position(), values=list(logs.items()))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        quality = [f"{k} {float(v):.4g}" for k, v in sorted(logs.items()) if k.startswith("val_")]
+        if quality:
+            self.print_fn("  " + ", ".join(quality))
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop at the first NaN or infinite loss, and say which and when.
 
@@ -109,6 +196,8 @@ class Checkpoint(keras.callbacks.Callback):
     def save(self):
         from .saving import save_model_atomic
 
+        if self.model is None:  # fit never ran: nothing new to save
+            return
         step = int(self.model.step.numpy())
         if self._healthy and step != self.saved_step:
             save_model_atomic(self.model, self.path)
@@ -190,20 +279,34 @@ class HistoryCSV(keras.callbacks.Callback):
     Like Keras's CSVLogger, but keyed by the GAN's step counter and without
     the empty ``val_*`` columns CSVLogger adds when there is no validation.
     Appends to an existing file, so a resumed run continues its history.
+    ``wall_s`` is the wall time since ``started`` (a `time.monotonic`
+    reading; default: train begin) plus ``seconds_before`` (the time earlier
+    sessions of a resumed run took), so a run's time to a given quality can
+    be read off its history.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, started: float | None = None, seconds_before: float = 0.0):
         super().__init__()
         self.path = path
         self.columns: list[str] | None = None
+        self.started = started
+        self.seconds_before = float(seconds_before)
+
+    def on_train_begin(self, logs=None):
+        if self.started is None:
+            self.started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = {k: v for k, v in (logs or {}).items() if k != "step"}
+        logs = {k: v for k, v in (logs or {}).items() if k not in ("step", "wall_s")}
+        logs["wall_s"] = self.seconds_before + time.monotonic() - self.started
         if self.columns is None:
             self.columns = ["step"] + sorted(logs)
             if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
                 with open(self.path, "w") as f:
                     f.write(",".join(self.columns) + "\n")
+            else:
+                with open(self.path) as f:  # a resumed run keeps the file's columns
+                    self.columns = f.readline().strip().split(",")
         row = [str(int(self.model.step.numpy()))] + [f"{float(logs.get(k, float('nan'))):.6g}" for k in self.columns[1:]]
         with open(self.path, "a") as f:
             f.write(",".join(row) + "\n")

@@ -9,6 +9,14 @@ import argparse
 import os
 import sys
 
+# The most digits one `sample` or `evaluate` may ask for: 100,000 are 300 MB
+# as float32 and a grid 19,000 pixels square; ten million would take 8 GB
+# and more before anything was said.
+MAX_SAMPLE_DIGITS = 100_000
+# `sample --interpolate --out *.gif` keeps every frame (48) of a grid of all
+# n digits in memory at 3x scale, so it allows fewer.
+MAX_GIF_DIGITS = 400
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -17,6 +25,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _digit_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SAMPLE_DIGITS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SAMPLE_DIGITS}, got {value}")
     return value
 
 
@@ -73,9 +88,11 @@ def _writable_dir(path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import DEFAULT_PRESET, PRESETS
+    from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, PRESETS
 
     parser = argparse.ArgumentParser(prog="keras-mnist-gan", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's own log lines and other libraries' warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN on MNIST and save it")
@@ -84,9 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="run", help="directory for the model files, grids and history (default: run)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="training settings (default: %(default)s)")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, help="training steps in all, warm-up included")
-    length.add_argument("--epochs", type=_positive_int, help="passes over the training digits (default 1)")
-    t.add_argument("--steps-per-epoch", type=_positive_int, help="steps between progress lines and digit grids")
+    length.add_argument("--steps", type=_positive_int,
+                        help=f"training steps in all, warm-up included (default {DEFAULT_STEPS}, whatever the data)")
+    length.add_argument("--epochs", type=_positive_int, help="instead of --steps: passes over the training digits")
+    t.add_argument("--minutes", type=_positive_float,
+                   help="stop cleanly after this much wall time (files saved); the same command continues the run")
+    t.add_argument("--steps-per-epoch", type=_positive_int,
+                   help=f"steps between progress lines, digit grids and quality figures (default {DEFAULT_STEPS_PER_EPOCH})")
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
@@ -102,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
     t.add_argument("--quality-n", type=_nonnegative_int, default=1000,
                    help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default 1000)")
-    t.add_argument("--checkpoint-every", type=_positive_int, default=500,
-                   help="steps between checkpoints of the whole GAN in OUT/gan.keras (default 500)")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
+                   help="steps between checkpoints of the whole GAN in OUT/gan.keras (default %(default)s)")
     again = t.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the run in --out (an error if there is none)")
     again.add_argument("--restart", action="store_true",
@@ -114,17 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
     s.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)")
-    s.add_argument("-n", type=_positive_int, help="how many digits (default 64; with --interpolate 80 = 8 walks of 10)")
-    s.add_argument("--out", default="digits.png", help="PNG grid to write (default digits.png)")
+    s.add_argument("-n", type=_digit_count, help="how many digits, at most %d (default 64; with --interpolate "
+                                                 "80 = 8 walks of 10)" % MAX_SAMPLE_DIGITS)
+    s.add_argument("--out", default="digits.png",
+                   help="grid to write, in the format its extension names: .png, .jpg, .gif, .bmp, .tif, .webp "
+                        "(default digits.png)")
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_nonnegative_int, help="noise seed, for repeatable digits")
-    s.add_argument("--cols", type=_positive_int, help="grid columns (default: square; with --interpolate 10)")
+    s.add_argument("--cols", type=_digit_count, help="grid columns (default: square; with --interpolate 10)")
     s.add_argument("--interpolate", action="store_true",
                    help="walk between random points of the noise space: each grid row is one walk; "
                         "with --out *.gif an animation of n digits morphing through 4 points")
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
-    e.add_argument("-n", type=_positive_int, default=10000, help="digits to generate and compare (default 10000)")
+    e.add_argument("-n", type=_digit_count, default=10000,
+                   help="digits to generate and compare, at most the test digits (default 10000)")
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
     e.add_argument("--seed", type=_nonnegative_int, default=0)
@@ -166,6 +191,7 @@ def _evaluate(args) -> None:
     from .data import load_mnist
     from .evaluation import Evaluator, quality, real_floor
     from .gan import generate
+    from .images import write_atomic
     from .saving import load_generator
 
     if args.json:
@@ -189,8 +215,8 @@ def _evaluate(args) -> None:
             print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
     print("class shares: " + " ".join(f"{i}:{s:.3f}" for i, s in enumerate(ours["class_share"])))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"model": args.model, "n": n, "data": data.source, "generator": ours, "real_floor": floor}, f, indent=2)
+        figures = {"model": args.model, "n": n, "data": data.source, "generator": ours, "real_floor": floor}
+        write_atomic(args.json, lambda f: f.write(json.dumps(figures, indent=2).encode()))
 
 
 def _train_evaluator(args) -> None:
@@ -221,11 +247,12 @@ def _interrupt_on_signals() -> None:
 
 
 def _train(args) -> None:
-    from .presets import PRESETS
+    from .presets import MAX_NOISE_DIM, PRESETS
     from .training import train
 
-    if args.noise_dim is not None and args.noise_dim < 4:
-        raise ValueError(f"--noise-dim must be at least 4 (the generator uses noise_dim/4 filters); got {args.noise_dim}.")
+    if args.noise_dim is not None and not 4 <= args.noise_dim <= MAX_NOISE_DIM:
+        raise ValueError(f"--noise-dim must be between 4 (the generator uses noise_dim/4 filters) and {MAX_NOISE_DIM} "
+                         f"(its first layer has 3136 x noise_dim weights); got {args.noise_dim}.")
     _writable_dir(args.out)
     _interrupt_on_signals()
     preset = PRESETS[args.preset].with_(
@@ -240,7 +267,9 @@ def _train(args) -> None:
                    steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
                    verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
                    checkpoint_every=args.checkpoint_every, health=not args.no_health,
-                   stop_on_failure=args.stop_on_failure)
+                   stop_on_failure=args.stop_on_failure, minutes=args.minutes)
+    if result.already_done:
+        return
     print(f"trained {result.steps} steps; wrote " + ", ".join(
         result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history")))
 
@@ -262,19 +291,26 @@ def _tune(args) -> None:
 def _sample(args) -> None:
     import numpy as np
 
+    from .evaluation import shipped_model
     from .gan import generate
-    from .images import save_grid
+    from .images import image_format, save_grid, write_atomic
     from .saving import load_generator
 
-    from .evaluation import shipped_model
-
+    # Everything about the output is checked before the model loads.
+    image_format(args.out)
+    animate = args.interpolate and args.out.lower().endswith(".gif")
+    if animate and (args.n or 0) > MAX_GIF_DIGITS:
+        raise ValueError(f"-n: an interpolation GIF holds at most {MAX_GIF_DIGITS} digits "
+                         f"(every frame holds them all); got {args.n}.")
+    if args.npy and not args.npy.lower().endswith(".npy"):
+        raise ValueError(f"--npy {args.npy}: the file name must end in .npy.")
     for target in filter(None, (args.out, args.npy)):
         _writable_dir(os.path.dirname(target) or ".")
     generator = load_generator(args.model or shipped_model("generator.keras"))
     if args.interpolate:
         from .visuals import interpolation_gif, interpolation_noise
 
-        if args.out.lower().endswith(".gif"):
+        if animate:
             n = args.n or 16
             interpolation_gif(generator, args.out, n=n, seed=args.seed)
             print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
@@ -291,14 +327,27 @@ def _sample(args) -> None:
     save_grid(digits, args.out, ncols=args.cols)
     written = [args.out]
     if args.npy:
-        np.save(args.npy, digits)
+        write_atomic(args.npy, lambda f: np.save(f, digits))
         written.append(args.npy)
     print(f"wrote {n} digits to " + ", ".join(written))
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """The ``keras-mnist-gan`` command; ``argv`` None reads the process's
+    arguments (and, unless --verbose, filters TensorFlow's native log lines
+    from the process's stderr: see `console`)."""
+    from .console import BackendError, check_backend, quiet_native_logs
+
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        if argv is None:
+            quiet_native_logs()
+    try:
+        check_backend(needs_tensorflow=args.command in ("train", "tune"))
+    except BackendError as e:
+        print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
+        return 1
     from .data import DataError
     from .saving import ModelFileError
     from .training import TrainingError

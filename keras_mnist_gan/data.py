@@ -7,23 +7,29 @@ Sources, in the order `load_mnist` tries them:
 3. Keras's own cache, ``~/.keras/datasets/mnist.npz``, read directly;
 4. ``keras.datasets.mnist.load_data()``, which downloads it where there is a
    network;
-5. the small real subset shipped in this package (8,000 training digits),
+5. the real subset shipped in this package (20,000 training digits),
    with one warning that says how to point at the full data.
 
 A path may be a Keras-layout ``.npz`` (``x_train``, ``y_train``, ``x_test``,
 ``y_test``) or a directory holding the four IDX files
 (``train-images-idx3-ubyte`` etc., gzipped or not). Any 28x28 single-channel
 dataset in those layouts works the same way. An explicit path or variable
-that does not work is an error, never a silent fallback.
+that does not work is an error, never a silent fallback. Only regular files
+are opened (a FIFO or a device is an error, not a hang), and no file is
+read past what its headers declare, nor when they declare more than
+MAX_DATA_BYTES.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import stat
 import struct
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +38,11 @@ import numpy as np
 ENV_VAR = "KERAS_MNIST_GAN_DATA"
 SUBSET_PATH = Path(__file__).parent / "data_files" / "mnist_subset.npz"
 IMAGE_HW = (28, 28)
+
+# The most bytes of array data any input file may declare. Full MNIST is 55 MB
+# as uint8 and 440 MB as float64; a header that declares more is damaged or
+# hostile, and is refused before anything that size is read or allocated.
+MAX_DATA_BYTES = 1 << 30  # 1 GiB
 
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -68,26 +79,30 @@ def load_mnist(path: str | os.PathLike | None = None, allow_download: bool = Tru
         return load_path(cache)
     if allow_download:
         try:
+            import contextlib
+            import io
+
             import keras
 
-            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            # Keras prints "Downloading data from ..." before it knows whether
+            # there is a network; say nothing unless the download worked.
+            with contextlib.redirect_stdout(io.StringIO()):
+                (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
             return MnistData(*validate_split(x_train, y_train, x_test, y_test, "keras.datasets.mnist"),
                              source="keras.datasets.mnist (downloaded)")
         except Exception:  # no network: fall through to the shipped subset
             pass
     warnings.warn(
-        "No MNIST found (no path given, $KERAS_MNIST_GAN_DATA unset, no "
-        "~/.keras/datasets/mnist.npz, download failed): using the 8,000-digit "
-        f"subset shipped with the package ({SUBSET_PATH.name}). For the full "
-        "60,000 digits pass --data PATH or set KERAS_MNIST_GAN_DATA to a "
-        "Keras mnist.npz or a directory of the four IDX files.",
+        "no MNIST found (no --data, $KERAS_MNIST_GAN_DATA unset, no ~/.keras/datasets/mnist.npz, no network): "
+        "training on the 20,000 real digits shipped with the package; for all 60,000 pass --data mnist.npz "
+        "(or a directory of the four IDX files).",
         stacklevel=2,
     )
     return load_subset()
 
 
 def load_subset() -> MnistData:
-    """The shipped subset: 8,000 training and 2,000 test digits of real MNIST."""
+    """The shipped subset: 20,000 training digits and all 10,000 test digits of real MNIST."""
     data = load_npz(SUBSET_PATH)
     return data._replace(source=f"shipped subset ({SUBSET_PATH})")
 
@@ -102,15 +117,97 @@ def load_path(path: str | os.PathLike) -> MnistData:
     return load_npz(p)
 
 
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, from its ``st_mode``."""
+    return next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+
+
+def open_regular(path: str | os.PathLike):
+    """Open ``path`` for binary reading if it is a regular file (symlinks to
+    one are fine); refuse FIFOs, devices and sockets with a DataError.
+
+    Checked with stat before opening, because opening a FIFO blocks until a
+    writer comes and reading /dev/zero never ends; checked again on the open
+    descriptor (opened non-blocking) in case the path changed in between.
+    """
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+        if stat.S_ISREG(mode):
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            try:
+                mode = os.fstat(fd).st_mode
+            except OSError:
+                os.close(fd)
+                raise
+            if stat.S_ISREG(mode):
+                return os.fdopen(fd, "rb")
+            os.close(fd)
+    except OSError as e:
+        raise DataError(f"{p}: cannot be read ({e.strerror or e}).") from None
+    raise DataError(
+        f"{p}: not a regular file ({file_kind(mode)}); give an mnist.npz file or a directory of IDX files."
+    )
+
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_npz_sizes(z: zipfile.ZipFile, where: Path) -> None:
+    """Refuse an .npz whose arrays declare more than MAX_DATA_BYTES, from the
+    zip directory and the .npy headers alone, before numpy allocates them:
+    a few kB of deflated zeros can declare gigabytes."""
+    members = [i for i in z.infolist() if i.filename in {f"{k}.npy" for k in IDX_NAMES}]
+    total = sum(i.file_size for i in members)
+    if total > MAX_DATA_BYTES:
+        raise DataError(
+            f"{where}: its arrays declare {total / 2**20:,.0f} MiB uncompressed, more than the "
+            f"{MAX_DATA_BYTES / 2**20:,.0f} MiB this tool reads; is it really MNIST?"
+        )
+    for info in members:
+        with z.open(info) as f:
+            try:
+                read_header = _NPY_HEADER_READERS.get(np.lib.format.read_magic(f))
+                if read_header is None:  # v3 is only for structured dtypes, never images
+                    raise DataError(f"{where}: {info.filename} is not a plain .npy array (format version 1 or 2).")
+                shape, _, dtype = read_header(f)
+            except DataError:
+                raise
+            except Exception:  # not a .npy member at all: np.load below says so
+                continue
+            header = f.tell()
+        if dtype.hasobject:
+            continue  # pickled: np.load refuses it (allow_pickle=False)
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > info.file_size - header:
+            raise DataError(
+                f"{where}: {info.filename} declares shape {shape} ({declared:,} bytes of {dtype}) "
+                f"but holds {max(info.file_size - header, 0):,} bytes."
+            )
+
+
 def load_npz(path: str | os.PathLike) -> MnistData:
     p = Path(path)
-    if not zipfile.is_zipfile(p):
+    with open_regular(p) as fh:
+        return _load_npz(fh, p)
+
+
+def _load_npz(fh, p: Path) -> MnistData:
+    if not zipfile.is_zipfile(fh):
         raise DataError(
             f"{p}: not an .npz file (expected a Keras-layout mnist.npz with "
             "x_train, y_train, x_test, y_test, or a directory of IDX files)."
         )
     try:
-        with np.load(p, allow_pickle=False) as f:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as z:
+            _check_npz_sizes(z, p)
+        fh.seek(0)
+        with np.load(fh, allow_pickle=False) as f:
             missing = [k for k in ("x_train", "x_test") if k not in f.files]
             if missing:
                 raise DataError(
@@ -134,7 +231,9 @@ def load_idx_dir(directory: str | os.PathLike) -> MnistData:
     for key, stem in IDX_NAMES.items():
         candidates = [d / stem, d / (stem + ".gz"), d / stem.replace("-idx", ".idx"),
                       d / (stem.replace("-idx", ".idx") + ".gz")]
-        found = next((c for c in candidates if c.is_file()), None)
+        # exists, not is_file: a FIFO or device under one of these names is
+        # refused by read_idx as such, not reported as missing.
+        found = next((c for c in candidates if c.exists()), None)
         if found is None:
             raise DataError(
                 f"{d}: no {stem}[.gz] in this directory (an IDX directory needs "
@@ -150,31 +249,52 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (the format of the original MNIST files), .gz or not."""
+    """Read one IDX file (the format of the original MNIST files), .gz or not.
+
+    Reads the header first and then only the data it declares (plus one byte,
+    to notice trailing garbage), so a damaged or hostile header costs an
+    error, not gigabytes of memory.
+    """
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gz else open
-        with opener(p, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{p}: cannot be read ({type(e).__name__}: {e}); is the download complete?") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{p}: not an IDX file (bad magic number {raw[:4].hex() or 'empty file'}).")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DataError(f"{p}: IDX header is cut short or declares {ndim} dimensions.")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise DataError(
-            f"{p}: IDX header declares shape {dims} ({expected} bytes of data) "
-            f"but the file holds {len(raw) - header} bytes."
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    with open_regular(p) as raw_fh:
+        try:
+            gz = raw_fh.read(2) == b"\x1f\x8b"
+            raw_fh.seek(0)
+            fh = gzip.GzipFile(fileobj=raw_fh, mode="rb") if gz else raw_fh
+            head = _read_upto(fh, 4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+                raise DataError(f"{p}: not an IDX file (bad magic number {head.hex() or 'empty file'}).")
+            ndim = head[3]
+            dims_raw = _read_upto(fh, 4 * ndim)
+            if ndim == 0 or len(dims_raw) < 4 * ndim:
+                raise DataError(f"{p}: IDX header is cut short or declares {ndim} dimensions.")
+            dims = struct.unpack(f">{ndim}I", dims_raw)
+            dtype = np.dtype(_IDX_DTYPES[head[2]])
+            expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+            if expected > MAX_DATA_BYTES:
+                raise DataError(
+                    f"{p}: IDX header declares shape {dims} ({expected:,} bytes of data), more than the "
+                    f"{MAX_DATA_BYTES:,} bytes this tool reads; damaged header?"
+                )
+            data = _read_upto(fh, expected + 1)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{p}: cannot be read ({type(e).__name__}: {e}); is the download complete?") from None
+    if len(data) != expected:
+        held = f"{len(data)} bytes" if len(data) < expected else "more"
+        raise DataError(f"{p}: IDX header declares shape {dims} ({expected} bytes of data) but the file holds {held}.")
+    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _read_upto(fh, n: int) -> bytes:
+    """Up to ``n`` bytes: fewer only at the end of the file."""
+    chunks, left = [], n
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def validate_split(x_train, y_train, x_test, y_test, where: str):

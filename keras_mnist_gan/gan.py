@@ -318,18 +318,38 @@ class GAN(keras.Model):
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         return cls(**config)
 
-    # Keras does not save a SeedGenerator's state; we do, so a resumed run
-    # draws the noise it would have drawn had it never stopped.
+    # Keras saves neither a SeedGenerator's state nor the metrics'; we do, so
+    # a resumed run draws the noise it would have drawn had it never stopped,
+    # and the epoch it was stopped in reports averages over all its steps.
+    _METRIC_PREFIX = "metric_state:"
+
     def save_own_variables(self, store):
         super().save_own_variables(store)
         store["seed_generator_state"] = self.seed_generator.state.numpy()
+        for metric in self.metrics:
+            store[self._METRIC_PREFIX + metric.name] = np.array([v.numpy() for v in metric.variables], "float64")
 
     def load_own_variables(self, store):
-        state = store["seed_generator_state"] if "seed_generator_state" in store.keys() else None
-        own = {k: store[k] for k in store.keys() if k != "seed_generator_state"}
+        keys = list(store.keys())
+        state = store["seed_generator_state"] if "seed_generator_state" in keys else None
+        self.saved_metric_states = {k[len(self._METRIC_PREFIX):]: np.asarray(store[k])
+                                    for k in keys if k.startswith(self._METRIC_PREFIX)}
+        own = {k: store[k] for k in keys if k != "seed_generator_state" and not k.startswith(self._METRIC_PREFIX)}
         super().load_own_variables(own)
         if state is not None:
             self.seed_generator.state.assign(np.asarray(state))
+
+    def restore_metric_states(self) -> bool:
+        """Put back the metric totals saved with the checkpoint (`fit` resets
+        metrics at each epoch start, so call this after that: see
+        `ContinueEpoch`). Returns whether there were any to restore."""
+        saved = getattr(self, "saved_metric_states", None) or {}
+        for metric in self.metrics:
+            if metric.name in saved and len(saved[metric.name]) == len(metric.variables):
+                for var, value in zip(metric.variables, saved[metric.name]):
+                    var.assign(ops.cast(value, var.dtype))
+        self.saved_metric_states = {}
+        return bool(saved)
 
 
 def _scale(value):
@@ -371,11 +391,28 @@ def calibrate_batchnorm(generator: keras.Model, n: int = 512, seed: int = 0) -> 
             bn.momentum = m
 
 
-def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500) -> np.ndarray:
-    """Draw ``n`` digits from ``generator`` (inference mode), float32 in [0, 1]."""
-    n = int(n)
+def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500,
+             chunk: int = 10_000) -> np.ndarray:
+    """Draw ``n`` digits from ``generator`` (inference mode), float32 in [0, 1].
+
+    Works through ``chunk`` digits at a time (rounded to whole batches) into
+    one preallocated array, so memory holds the result once rather than the
+    noise, the predicted batches and their concatenation all at the same time.
+    The digits are those of one ``predict`` on all the noise: a Generator's
+    successive ``standard_normal`` calls continue the same stream, and the
+    batches are the same.
+    """
+    n, batch_size = int(n), int(batch_size)
     if n < 1:
         raise ValueError(f"n must be a positive number of digits; got {n}.")
     noise_dim = int(generator.input_shape[-1])
-    noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype("float32")
-    return generator.predict(noise, batch_size=int(batch_size), verbose=0).astype("float32")
+    rng = np.random.default_rng(seed)
+    step = batch_size * max(1, int(chunk) // batch_size)
+    out = None
+    for start in range(0, n, step):
+        noise = rng.standard_normal((min(step, n - start), noise_dim)).astype("float32")
+        part = generator.predict(noise, batch_size=batch_size, verbose=0)
+        if out is None:
+            out = np.empty((n, *part.shape[1:]), np.float32)
+        out[start:start + len(part)] = part
+    return out

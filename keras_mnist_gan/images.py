@@ -1,14 +1,61 @@
-"""Digits -> a PNG grid people can look at."""
+"""Digits -> an image grid people can look at; files written safely."""
 
 from __future__ import annotations
 
 import math
 import os
+from typing import BinaryIO, Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 
 from .data import to_float
+
+# Extensions a digit grid can be written as, and pillow's format for each
+# (WebP only where pillow was built with it). Any other extension is refused
+# rather than written as PNG bytes under a misleading name.
+IMAGE_FORMATS = {ext: fmt for ext, fmt in {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP",
+    ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
+}.items() if fmt != "WEBP" or features.check("webp")}
+# Lossy formats at their defaults blur one-pixel strokes; these keep digits crisp.
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}}
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for ``path``'s extension (case-insensitive); a
+    ValueError naming the supported extensions for any other."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in IMAGE_FORMATS:
+        problem = f"cannot write {ext} images" if ext else "has no image extension"
+        raise ValueError(f"{os.fspath(path)}: {problem}; name the file with one of {', '.join(IMAGE_FORMATS)}.")
+    return IMAGE_FORMATS[ext]
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> str:
+    """Create ``path`` with ``write(file)``, through a temporary file beside it
+    and a rename; returns the path.
+
+    An interrupted or failed write (a full disk, an encoder error) leaves
+    neither a half-written file at ``path`` nor the temporary one. A symlink
+    at ``path`` is replaced by the new file, never written through, and the
+    temporary file is created exclusively, so no link planted under its name
+    is followed either.
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    if os.path.lexists(tmp):  # left by a killed process that had our PID
+        os.remove(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+    return path
 
 
 def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, scale: int = 2) -> np.ndarray:
@@ -16,27 +63,29 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, scale: int 
 
     White digits on black, as MNIST is, separated by ``pad`` grey pixels and
     upscaled ``scale`` times (nearest neighbour) so a small grid is readable.
+    ``ncols`` beyond N would only add empty columns, so at most N are used.
     """
     x = to_float(images)[..., 0]
     n = len(x)
-    ncols = int(ncols or math.ceil(math.sqrt(n)))
+    ncols = min(int(ncols or math.ceil(math.sqrt(n))), n)
     nrows = math.ceil(n / ncols)
     h, w = x.shape[1:]
-    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), 0.35, np.float32)
+    # Built as uint8, not float: the grid of a large sample is hundreds of MB.
+    grey = np.round(np.float32(0.35) * 255).astype(np.uint8)
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), grey, np.uint8)
     for i, img in enumerate(x):
         r, c = divmod(i, ncols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
-    out = np.round(out * 255).astype(np.uint8)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = (
+            np.round(img * 255).astype(np.uint8))
     if scale > 1:
         out = out.repeat(scale, axis=0).repeat(scale, axis=1)
     return out
 
 
 def save_grid(images: np.ndarray, path: str | os.PathLike, ncols: int | None = None, scale: int = 2) -> str:
-    """Write ``images`` as a PNG grid; returns the path. Written to a
-    temporary name and renamed, so an interrupted write leaves no broken PNG."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    Image.fromarray(grid(images, ncols=ncols, scale=scale), mode="L").save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    """Write ``images`` as a grid in the format ``path``'s extension names
+    (see IMAGE_FORMATS); returns the path. Written by `write_atomic`, so a
+    failed write leaves no broken image and no temporary file."""
+    fmt = image_format(path)
+    picture = Image.fromarray(grid(images, ncols=ncols, scale=scale), mode="L")
+    return write_atomic(path, lambda f: picture.save(f, format=fmt, **_SAVE_OPTIONS.get(fmt, {})))

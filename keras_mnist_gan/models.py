@@ -78,8 +78,11 @@ def build_generator(
     "bicubic" (the original) uses `BicubicResize`, anything else Keras's
     `Resizing` layer with that interpolation.
     """
-    if int(noise_dim) < 4:
-        raise ValueError(f"noise_dim must be at least 4 (the convolutions use noise_dim/4 filters); got {noise_dim}.")
+    from .presets import MAX_NOISE_DIM
+
+    if not 4 <= int(noise_dim) <= MAX_NOISE_DIM:
+        raise ValueError(f"noise_dim must be between 4 (the convolutions use noise_dim/4 filters) and {MAX_NOISE_DIM}; "
+                         f"got {noise_dim}.")
     noise_dim = int(noise_dim)
     s = _seeds(seed, 4)
     return keras.Sequential(

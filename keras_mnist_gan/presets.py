@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-import keras
-
 
 @dataclass(frozen=True)
 class Preset:
@@ -34,6 +32,8 @@ class Preset:
 
     def optimizers(self) -> dict:
         """Keyword arguments for `GAN.compile`."""
+        import keras  # here, so that reading the presets (the CLI's --help) does not import Keras
+
         adam = lambda lr: keras.optimizers.Adam(lr, beta_1=self.beta_1)  # noqa: E731
         return {
             "d_optimizer": adam(self.lr_d),
@@ -62,3 +62,15 @@ PRESETS = {
     "quality": Preset(lr_d=1e-3, lr_g=2e-3, beta_1=0.5, two_d_optimizers=False, r1_gamma=1.0, ema_decay=0.999),
 }
 DEFAULT_PRESET = "quality"
+
+# How long a run is unless told otherwise, in steps (warm-up included), the
+# same whatever the size of the data: a run's length is what decides how
+# good its digits are. See README, "Time to good digits".
+DEFAULT_STEPS = 6000
+# Steps between history rows, digit grids and quality figures.
+DEFAULT_STEPS_PER_EPOCH = 500
+DEFAULT_CHECKPOINT_EVERY = 500
+# The generator's first layer has 3136 x noise_dim weights and its
+# convolutions noise_dim / 2 and / 4 filters: beyond this it no longer fits
+# a laptop's memory or time.
+MAX_NOISE_DIM = 1024

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from pathlib import Path
 
 import keras
 
+from .data import file_kind
 from .gan import GAN
+
+# What a .keras file of this package may declare, checked before Keras reads
+# it: Keras reads config.json and metadata.json whole into memory, and a few
+# hundred kB of deflated spaces can declare gigabytes. This package's configs
+# are tens of kB and its models a few MB.
+MAX_CONFIG_BYTES = 16 << 20  # each .json member
+MAX_MODEL_BYTES = 1 << 30  # all members together
 
 
 class ModelFileError(ValueError):
@@ -24,10 +33,12 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)[:-6]}.tmp-{os.getpid()}.keras")
     try:
+        if os.path.lexists(tmp):  # a stale one, or a link planted to be written through
+            os.remove(tmp)
         model.save(tmp)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces a symlink at ``path``, never writes through it
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.remove(tmp)
     return path
 
@@ -38,10 +49,14 @@ def _load(path: str | os.PathLike, what: str) -> keras.Model:
         raise ModelFileError(f"{p}: no such file.")
     if p.is_dir():
         raise ModelFileError(f"{p}: is a directory; expected a {what} .keras file.")
+    mode = p.stat().st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would block the open below, a device never end
+        raise ModelFileError(f"{p}: not a regular file ({file_kind(mode)}); expected a {what} .keras file.")
     if not zipfile.is_zipfile(p):
         raise ModelFileError(f"{p}: not a .keras file (not a zip archive; truncated or another format?).")
     try:
         with zipfile.ZipFile(p) as z:
+            _check_member_sizes(z.infolist(), p)  # before testzip, which inflates every member
             bad = z.testzip()
             names = set(z.namelist())
     except (zipfile.BadZipFile, OSError, EOFError) as e:
@@ -53,6 +68,25 @@ def _load(path: str | os.PathLike, what: str) -> keras.Model:
     except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{p}: cannot be loaded as a {what} ({type(e).__name__}: {msg[:300]}).") from None
+
+
+def _check_member_sizes(members: list[zipfile.ZipInfo], p: Path) -> None:
+    """Refuse archives whose declared uncompressed sizes no model of this
+    package comes near (see MAX_CONFIG_BYTES, MAX_MODEL_BYTES)."""
+    for info in members:
+        if info.filename.endswith(".json") and info.file_size > MAX_CONFIG_BYTES:
+            raise ModelFileError(
+                f"{p}: member {info.filename} declares {info.file_size / 2**20:,.0f} MiB uncompressed, more than "
+                f"the {MAX_CONFIG_BYTES / 2**20:,.0f} MiB a model's configuration needs; refusing to read it."
+            )
+    total = sum(info.file_size for info in members)
+    if total > MAX_MODEL_BYTES:
+        largest = max(members, key=lambda info: info.file_size)
+        raise ModelFileError(
+            f"{p}: members declare {total / 2**20:,.0f} MiB uncompressed ({largest.filename}: "
+            f"{largest.file_size / 2**20:,.0f} MiB), more than the {MAX_MODEL_BYTES / 2**20:,.0f} MiB "
+            "any model of this package needs; refusing to read it."
+        )
 
 
 def load_gan(path: str | os.PathLike) -> GAN:

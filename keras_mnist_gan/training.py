@@ -5,30 +5,27 @@ This is what ``keras-mnist-gan train`` runs; call it from Python the same way.
 
 from __future__ import annotations
 
-import glob
-import json
 import math
 import os
-import shutil
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass, field
 
 import keras
 
-from .callbacks import (CalibrateBatchNorm, Checkpoint, DiscriminatorWarmup, HistoryCSV, QualityMetrics, SampleGrid,
-                        StopAtStep, StopOnNonFinite)
+from .callbacks import (CalibrateBatchNorm, Checkpoint, ContinueEpoch, DiscriminatorWarmup, HistoryCSV, QualityMetrics,
+                        SampleGrid, StepProgress, StopAfterMinutes, StopAtStep, StopOnNonFinite)
 from .data import MnistData, load_mnist, validate_images
 from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import DEFAULT_PRESET, PRESETS, Preset
+from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, PRESETS, Preset
 from .health import GameHealth
+from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
 from .saving import load_gan, save_model_atomic
 from .visuals import TensorBoardLogger, make_gif, plot_history, run_frames
 
-
-class TrainingError(RuntimeError):
-    """Training could not go on (for example a loss became NaN)."""
+__all__ = ["RunResult", "TrainingError", "build_gan", "train"]
 
 
 @dataclass
@@ -39,6 +36,8 @@ class RunResult:
     files: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     resumed_from: int | None = None  # the checkpoint's step, if the run was resumed
+    already_done: bool = False  # the run had reached ``steps`` before: nothing was trained or written
+    out_of_time: bool = False  # stopped by the ``minutes`` budget before ``steps``
 
 
 def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
@@ -53,80 +52,24 @@ def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
     return gan
 
 
-RUN_FILES = ("gan.keras", "generator.keras", "history.csv", "samples.png", "curves.png", "progress.gif")
-RUN_DIRS = ("samples", "tensorboard")
-
-
 def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> dict:
     """What makes two invocations the same run (the step budget may grow)."""
     return {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
 
 
-def _prepare_run_dir(out_dir: str, identity: dict, resume: bool | None) -> bool:
-    """Decide whether to resume the run in ``out_dir``; clear it for a
-    restart. Raises `TrainingError` when it holds a different run."""
-    cfg_path = os.path.join(out_dir, "config.json")
-    ours = [n for n in RUN_FILES + RUN_DIRS + ("config.json",) if os.path.exists(os.path.join(out_dir, n))]
-    checkpoint = os.path.join(out_dir, "gan.keras")
-    if resume is False:
-        for name in ours:
-            path = os.path.join(out_dir, name)
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        return False
-    if not ours:
-        if resume:
-            raise TrainingError(f"{out_dir}: there is no run to resume (no gan.keras); leave out --resume to start one.")
-        return False
-    hint = "use --restart to replace it (its files are deleted) or choose another --out."
-    if not os.path.isfile(cfg_path):
-        raise TrainingError(f"{out_dir} holds files of a run this version did not write ({', '.join(ours)}); {hint}")
-    try:
-        with open(cfg_path) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as e:
-        raise TrainingError(f"{cfg_path}: unreadable ({e}); {hint}") from None
-    # A setting added to Preset after the run was written is absent from
-    # its config.json; that run trained with the setting's default.
-    if not isinstance(saved, dict):
-        raise TrainingError(f"{cfg_path}: not a run's settings; {hint}")
-    saved = {**saved, "preset": {**asdict(Preset()), **saved.get("preset", {})}}
-    there, now = _flat(saved), _flat(identity)
-    differ = [k for k in now if there.get(k) != now[k]]
-    if differ:
-        detail = "; ".join(f"{k} {there.get(k)!r} there, {now[k]!r} now" for k in differ)
-        raise TrainingError(f"{out_dir} holds a different run ({detail}); {hint}")
-    if not os.path.isfile(checkpoint):
-        if resume:
-            raise TrainingError(f"{out_dir}: the run has no checkpoint (gan.keras) yet; use --restart.")
-        return False
-    return True
-
-
-def _flat(settings: dict) -> dict:
-    """{"preset": {"lr_d": ...}} -> {"lr_d": ...}: name the setting that differs."""
-    out = {}
-    for key, value in settings.items():
-        if key in ("steps", "steps_per_epoch"):
-            continue  # the budget may grow: that is how a run is extended
-        out.update(value if isinstance(value, dict) else {key: value})
-    return out
-
-
-def _forget_after(out_dir: str, step: int) -> None:
-    """Drop history rows and grids later than the checkpoint: the resumed run
-    redoes those steps and writes them again."""
-    history = os.path.join(out_dir, "history.csv")
-    if os.path.isfile(history):
-        with open(history) as f:
-            lines = f.read().splitlines()
-        keep = lines[:1] + [ln for ln in lines[1:] if ln and int(float(ln.split(",")[0])) <= step]
-        with open(history, "w") as f:
-            f.write("\n".join(keep) + "\n")
-    for frame in run_frames(os.path.join(out_dir, "samples")):
-        if int(os.path.basename(frame)[5:-4]) > step:
-            os.remove(frame)
-    for stale in glob.glob(os.path.join(out_dir, ".*.tmp-*")):
-        os.remove(stale)  # a save that was killed half-way
+def _fit_plan(done: int, steps: int, steps_per_epoch: int) -> list[tuple[int, int, int]]:
+    """``(initial_epoch, epochs, steps_per_epoch)`` of each `fit` call that
+    takes a run from step ``done`` to ``steps``: a run resumed in the middle
+    of an epoch first finishes that epoch, so epochs keep ending at
+    multiples of ``steps_per_epoch``."""
+    plan = []
+    if done % steps_per_epoch:
+        epoch = done // steps_per_epoch
+        plan.append((epoch, epoch + 1, min(steps_per_epoch - done % steps_per_epoch, steps - done)))
+    first_whole = math.ceil(done / steps_per_epoch)
+    if first_whole * steps_per_epoch < steps:
+        plan.append((first_whole, math.ceil(steps / steps_per_epoch), steps_per_epoch))
+    return plan
 
 
 def train(
@@ -140,26 +83,31 @@ def train(
     quality_n: int = 1000,
     verbose: int | str = "auto",
     resume: bool | None = None,
-    checkpoint_every: int = 500,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     health: bool = True,
     stop_on_failure: bool = False,
+    minutes: float | None = None,
     log=print,
 ) -> RunResult:
     """Train a GAN and write its files into ``out_dir``; resume a run there.
 
     ``steps`` counts every training step, the discriminator's warm-up
-    included; ``epochs`` counts passes over the training digits. Give one
-    (default: 1 epoch). A Keras "epoch" here is ``steps_per_epoch`` steps
-    (default: one pass over the data, or all the steps if fewer); a grid of
-    digits from fixed noise, a history row and TensorBoard logs are written
-    after each.
+    included (default `presets.DEFAULT_STEPS`, whatever the size of the
+    data); ``epochs`` instead counts passes over the training digits. A
+    Keras "epoch" here is ``steps_per_epoch`` steps (default
+    `presets.DEFAULT_STEPS_PER_EPOCH`); a grid of digits from fixed noise, a
+    history row (with ``wall_s``, the seconds since the run began) and
+    TensorBoard logs are written after each. ``minutes`` caps the wall time
+    of this call: the run stops cleanly with a checkpoint and its files, and
+    the same call again continues it.
 
     The whole GAN is checkpointed to ``gan.keras`` every
     ``checkpoint_every`` steps, at the end, and on Ctrl-C. When ``out_dir``
     already holds this run (same preset, seed and data), it continues from
     that checkpoint (``resume=None``, the default, or True); ``resume=False``
     deletes the old run's files and starts over. A different run there is
-    an error, never overwritten.
+    an error, never overwritten; so is a second process training in the
+    same folder, and a run file that is a symbolic link.
 
     With ``quality_n`` > 0 and the shipped evaluator present, each epoch
     also logs ``val_fid``, ``val_score`` and ``val_class_entropy`` on that
@@ -171,6 +119,7 @@ def train(
     sampling), ``history.csv``, ``samples/step_*.png``, ``samples.png``,
     ``curves.png``, ``progress.gif``, ``tensorboard/``, ``config.json``.
     """
+    started = time.monotonic()
     preset = PRESETS[preset] if isinstance(preset, str) else preset
     if steps is not None and epochs is not None:
         raise ValueError("give steps or epochs, not both.")
@@ -181,60 +130,91 @@ def train(
     if batches_per_pass < 1:
         raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
     if steps is None:
-        steps = (epochs or 1) * batches_per_pass
+        steps = epochs * batches_per_pass if epochs else DEFAULT_STEPS
     if int(steps) < 1:
         raise ValueError(f"steps must be positive; got {steps}.")
     steps = int(steps)
-    steps_per_epoch = int(steps_per_epoch or min(batches_per_pass, steps))
+    steps_per_epoch = int(steps_per_epoch or min(DEFAULT_STEPS_PER_EPOCH, steps))
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be positive; got {steps_per_epoch}.")
 
     os.makedirs(out_dir, exist_ok=True)
-    identity = _run_identity(preset, seed, data, len(images))
-    resuming = _prepare_run_dir(out_dir, identity, resume)
-    files = {name.split(".")[0]: os.path.join(out_dir, name) for name in RUN_FILES}
-    files["config"] = os.path.join(out_dir, "config.json")
-    keras.utils.set_random_seed(seed)
-    if resuming:
-        gan = load_gan(files["gan"])
-        if gan.noise_dim != preset.noise_dim:
-            raise TrainingError(f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d.")
-        done = int(gan.step.numpy())
-        _forget_after(out_dir, done)
-        log(f"resuming from step {done} ({files['gan']})" + (f"; {steps} steps were asked, nothing left to train"
-                                                             if done >= steps else f", training to step {steps}"))
-        warmup = max(0, int(gan.generator_start.numpy()) - done)
-    else:
-        gan = build_gan(preset, seed=seed)
-        done, warmup = 0, preset.warmup_steps
-    with open(files["config"], "w") as f:
-        json.dump({**identity, "steps": steps, "steps_per_epoch": steps_per_epoch}, f, indent=2)
+    with RunLock(out_dir):
+        identity = _run_identity(preset, seed, data, len(images))
+        resuming = prepare(out_dir, identity, resume)
+        files = {name.split(".")[0]: os.path.join(out_dir, name) for name in RUN_FILES}
+        files["config"] = os.path.join(out_dir, "config.json")
+        keras.utils.set_random_seed(seed)
+        seconds_before = 0.0
+        if resuming:
+            gan = load_gan(files["gan"])
+            if gan.noise_dim != preset.noise_dim:
+                raise TrainingError(f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d.")
+            done = int(gan.step.numpy())
+            if done >= steps:
+                log(f"run is already at step {done} of {steps}; raise --steps to train on")
+                return RunResult(gan=gan, out_dir=out_dir, steps=done, files=files, resumed_from=done, already_done=True)
+            _check_warmup(steps, int(gan.generator_start.numpy()))
+            seconds_before = forget_after(out_dir, done)
+            log(f"resuming from step {done} ({files['gan']}), training to step {steps}")
+        else:
+            _check_warmup(steps, preset.warmup_steps)
+            gan = build_gan(preset, seed=seed)
+            done = 0
+        write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
+        return _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, done, resuming, seed,
+                        quality_n, verbose, checkpoint_every, health, stop_on_failure, minutes, started,
+                        seconds_before, log)
 
+
+def _check_warmup(steps: int, generator_start: int) -> None:
+    if steps <= generator_start:
+        raise TrainingError(
+            f"{steps} steps end inside the discriminator's warm-up (the generator starts training after step "
+            f"{generator_start}), so the generator would never train; give more steps than that "
+            "(--steps) or a shorter warm-up (--warmup-steps).")
+
+
+def _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, done, resuming, seed, quality_n,
+             verbose, checkpoint_every, health, stop_on_failure, minutes, started, seconds_before, log) -> RunResult:
     nonfinite = StopOnNonFinite()
     checkpoint = Checkpoint(files["gan"], checkpoint_every)
     grids = SampleGrid(os.path.join(out_dir, "samples"), n=64, seed=seed)
-    callbacks = [DiscriminatorWarmup(warmup), StopAtStep(steps), nonfinite, CalibrateBatchNorm(), checkpoint]
+    clock = StopAfterMinutes(minutes, started=started) if minutes else None
+    common = [StopAtStep(steps), nonfinite, CalibrateBatchNorm(), checkpoint] + ([clock] if clock else [])
     monitor = None
     if health:
         monitor = GameHealth(images[:512], stop_on_failure=stop_on_failure, seed=seed)
-        callbacks.append(monitor)
+        common.append(monitor)
     if quality_n > 0:
         from .evaluation import EVALUATOR_PATH, Evaluator
 
         if EVALUATOR_PATH.is_file():
-            callbacks.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed))
-    callbacks += [HistoryCSV(files["history"]), grids, TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed)]
-    history = None
-    if done < steps:
-        ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=done)
-        try:
-            history = gan.fit(ds, epochs=math.ceil(steps / steps_per_epoch), initial_epoch=done // steps_per_epoch,
-                              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False)
-        except KeyboardInterrupt:
-            checkpoint.save()
-            log(f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {checkpoint.saved_step} in "
-                f"{files['gan']}: run the same command again to resume.")
-            raise
+            common.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed))
+    common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids,
+               TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed)]
+    if verbose:
+        common.append(StepProgress(steps, steps_per_epoch))
+    history: dict = {}
+    try:
+        for initial_epoch, epochs, epoch_steps in _fit_plan(done, steps, steps_per_epoch):
+            step = int(gan.step.numpy())
+            # The warm-up is counted from the run's start; a resumed run
+            # only finishes what is left of it.
+            warmup = preset.warmup_steps if step == 0 else max(0, int(gan.generator_start.numpy()) - step)
+            first = [DiscriminatorWarmup(warmup)] + ([ContinueEpoch()] if step % steps_per_epoch else [])
+            ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=step)
+            fitted = gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=epoch_steps,
+                             callbacks=first + common, verbose=0, shuffle=False)
+            for key, values in fitted.history.items():
+                history.setdefault(key, []).extend(values)
+            if gan.stop_training:
+                break
+    except KeyboardInterrupt:
+        checkpoint.save()
+        log(f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {checkpoint.saved_step} in "
+            f"{files['gan']}: run the same command again to resume.")
+        raise
     if nonfinite.message:
         kept = (f"the last good checkpoint (step {checkpoint.saved_step}) is kept in {files['gan']}"
                 if checkpoint.saved_step is not None or resuming else "no checkpoint was saved")
@@ -247,5 +227,10 @@ def train(
     make_gif(run_frames(grids.directory), files["progress"])
     if monitor is not None and monitor.message:
         raise TrainingError(f"stopped by the health monitor: {monitor.message} Files saved in {out_dir}.")
-    return RunResult(gan=gan, out_dir=out_dir, steps=int(gan.step.numpy()), files=files,
-                     history=history.history if history else {}, resumed_from=done if resuming else None)
+    reached = int(gan.step.numpy())
+    out_of_time = clock is not None and clock.stopped_at is not None and reached < steps
+    if out_of_time:
+        log(f"the {minutes:g}-minute budget ran out at step {reached} of {steps}; its files are saved, and the same "
+            "command continues the run.")
+    return RunResult(gan=gan, out_dir=out_dir, steps=reached, files=files, history=history,
+                     resumed_from=done if resuming else None, out_of_time=out_of_time)

@@ -258,6 +258,12 @@ def run_search(
     if int(steps_per_trial) < 1:
         raise SearchError(f"steps_per_trial must be at least 1; got {steps_per_trial}.")
     preset_obj = PRESETS[preset] if isinstance(preset, str) else preset
+    if int(steps_per_trial) <= preset_obj.warmup_steps:
+        # Every trial would end before the generator trained: all would
+        # score the same untrained generator and the "best" be arbitrary.
+        raise SearchError(f"{steps_per_trial} steps per trial end inside the discriminator's "
+                          f"{preset_obj.warmup_steps}-step warm-up, so no trial's generator would train; give "
+                          "more steps per trial (--steps-per-trial) or a shorter warm-up (--warmup-steps).")
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)

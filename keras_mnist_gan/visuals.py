@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from .images import grid
+from .images import grid, write_atomic
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
@@ -87,10 +87,10 @@ def plot_history(history_csv: str, path: str) -> str | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -100,10 +100,8 @@ def make_gif(frames: list[str], path: str, ms_per_frame: int = 250, hold_last_ms
         return None
     images = [Image.open(f).convert("L") for f in frames]
     durations = [ms_per_frame] * (len(images) - 1) + [hold_last_ms]
-    tmp = f"{path}.tmp-{os.getpid()}.gif"
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                       duration=durations, loop=0))
 
 
 def run_frames(samples_dir: str) -> list[str]:
@@ -145,7 +143,5 @@ def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n:
         path_noise = np.stack([slerp(a[i], b[i], t) for i in range(n)], axis=1)  # (steps, n, dim)
         for z in path_noise.astype("float32"):
             frames.append(Image.fromarray(grid(generator.predict(z, verbose=0), scale=3), mode="L"))
-    tmp = f"{path}.tmp-{os.getpid()}.gif"
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                       duration=80, loop=0))

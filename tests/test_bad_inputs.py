@@ -8,8 +8,10 @@ cases.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,6 +46,39 @@ CASES = [
     ("sample --out in a read-only directory", "sample --out {readonly}/d.png", 1, "permission denied"),
     ("sample -n 0", "sample -n 0", 2, "must be at least 1"),
     ("evaluate --model truncated .keras", "evaluate --model {truncated}", 1, "not a .keras file"),
+    ("--data a FIFO (open would wait forever)", "train --data {fifo} --out {tmp}/x", 1, "not a regular file (a FIFO)"),
+    ("--data a device (reading /dev/zero never ends)", "train --data /dev/zero --out {tmp}/x", 1,
+     "not a regular file (a character device)"),
+    ("--data IDX files whose header declares 2^31 digits", "train --data {hugeidx} --out {tmp}/x", 1,
+     "more than the 1,073,741,824 bytes"),
+    ("--data an .npz of 5 MB whose arrays inflate past 1 GiB", "train --data {bombnpz} --out {tmp}/x", 1,
+     "more than the 1,024 MiB"),
+    ("sample --model a FIFO", "sample --model {fifo} --out {tmp}/d.png", 1, "not a regular file (a FIFO)"),
+    ("sample --model a .keras whose config.json inflates to 200 MB", "sample --model {bombkeras} --out {tmp}/d.png", 1,
+     "member config.json declares 200 MiB"),
+    ("evaluate --model the same", "evaluate --model {bombkeras}", 1, "member config.json declares 200 MiB"),
+    ("sample --out with an extension no image format has", "sample --out {tmp}/d.txt", 1, "cannot write .txt images"),
+    ("sample --out without an extension", "sample --out {tmp}/digits", 1, "has no image extension"),
+    ("sample --npy not ending in .npy", "sample --out {tmp}/d.png --npy {tmp}/d.txt", 1, "must end in .npy"),
+    ("sample -n 10000000", "sample -n 10000000", 2, "must be at most 100000"),
+    ("sample --cols 100000000", "sample --cols 100000000", 2, "must be at most 100000"),
+    ("sample --interpolate GIF of 5000 digits", "sample --interpolate -n 5000 --out {tmp}/w.gif", 1,
+     "at most 400 digits"),
+    ("evaluate -n 10000000", "evaluate --model {truncated} -n 10000000", 2, "must be at most 100000"),
+    ("--steps that end inside the discriminator's warm-up", "train --data {tiny} --out {tmp}/w --steps 300", 1,
+     "inside the discriminator's warm-up"),
+    ("tune --steps-per-trial inside the warm-up (every trial would score the same untrained generator)",
+     "tune --data {tiny} --directory {tmp}/tw --steps-per-trial 200", 1, "inside the discriminator's"),
+    ("--noise-dim 100000 (a 313-million-weight first layer)", "train --noise-dim 100000", 1,
+     "--noise-dim must be between 4"),
+    ("--out where another process is training",
+     "train --data {tiny} --out {busy} --steps 8 --batch-size 20 --warmup-steps 2 --quality-n 0", 1,
+     "is training there"),
+    ("--out whose config.json is a symbolic link to a file elsewhere",
+     "train --data {tiny} --out {linked} --steps 8 --batch-size 20 --warmup-steps 2 --quality-n 0", 1,
+     "is a symbolic link"),
+    ("KERAS_BACKEND naming a backend that is not installed", "KERAS_BACKEND={missing_backend} train --steps 8", 1,
+     "is not installed"),
     ("tune with an inverted lr_D range", "tune --data {tiny} --directory {tmp}/t --lr-d-range 1e-3 1e-4", 1,
      "empty or inverted"),
     ("tune --directory holding another project's files",
@@ -77,22 +112,75 @@ def places(tmp_path_factory, subset):
     readonly.mkdir()
     readonly.chmod(0o555)
     from keras_mnist_gan.evaluation import EVALUATOR_PATH
+    from keras_mnist_gan.rundir import RunLock
 
-    return {"tmp": tmp, "tiny": tiny, "small": small, "run": run, "foreign": foreign, "readonly": readonly,
-            "truncated": tmp / "truncated.keras", "text": tmp / "text.keras", "evaluator": EVALUATOR_PATH}
+    busy = tmp / "busy"
+    busy.mkdir()
+    lock = RunLock(str(busy)).__enter__()  # held (by this process) while the module's tests run
+    linked = tmp / "linked"
+    shutil.copytree(run, linked)
+    (tmp / "elsewhere.json").write_text((linked / "config.json").read_text())
+    (linked / "config.json").unlink()
+    (linked / "config.json").symlink_to(tmp / "elsewhere.json")
+    missing = next((b for b in ("openvino", "jax", "torch") if importlib.util.find_spec(b) is None), None)
+
+    return {"busy": busy, "_lock": lock, "linked": linked, "missing_backend": missing, "tmp": tmp, "tiny": tiny, "small": small, "run": run, "foreign": foreign, "readonly": readonly,
+            "truncated": tmp / "truncated.keras", "text": tmp / "text.keras", "evaluator": EVALUATOR_PATH,
+            **hard_places(tmp)}
+
+
+def hard_places(tmp: Path) -> dict:
+    """Inputs that would hang or exhaust memory if read naively (see
+    tests/test_hard_inputs.py): a FIFO, an IDX header declaring 2^31
+    digits, an .npz and a .keras that inflate to gigabytes / 200 MB."""
+    import io
+    import struct
+    import zipfile
+
+    fifo = tmp / "fifo"
+    os.mkfifo(fifo)
+    hugeidx = tmp / "hugeidx"
+    hugeidx.mkdir()
+    (hugeidx / "train-images-idx3-ubyte").write_bytes(struct.pack(">BBBB3I", 0, 0, 8, 3, 2**31, 28, 28) + bytes(784))
+    header = io.BytesIO()
+    images = (1 << 30) // 784 + 1000
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (images, 28, 28)})
+    with zipfile.ZipFile(tmp / "bomb.npz", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("x_train.npy", "w", force_zip64=True) as f:
+            f.write(header.getvalue())
+            for _ in range(-(-images * 784 // (1 << 24))):  # a few bytes over: np.load ignores them
+                f.write(bytes(1 << 24))
+        z.writestr("x_test.npy", b"")
+    with zipfile.ZipFile(tmp / "bomb.keras", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("metadata.json", "{}")
+        with z.open("config.json", "w", force_zip64=True) as f:
+            for _ in range(200):
+                f.write(b" " * (1 << 20))
+    return {"fifo": fifo, "hugeidx": hugeidx, "bombnpz": tmp / "bomb.npz", "bombkeras": tmp / "bomb.keras"}
 
 
 def run_case(argv: str, places: dict, capsys) -> tuple[int, str]:
     args = [a.format(**places) for a in argv.split()]
+    env = {}
+    while args and re.fullmatch(r"[A-Z_]+=\S*", args[0]):  # VAR=value before the command
+        name, value = args.pop(0).split("=", 1)
+        env[name] = value
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         code = main(args)
     except SystemExit as e:  # argparse
         code = e.code
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
     return code, capsys.readouterr().err.strip()
 
 
 @pytest.mark.parametrize("what, argv, code, words", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(what, argv, code, words, places, capsys):
+    if "{missing_backend}" in argv and places["missing_backend"] is None:
+        pytest.skip("every Keras backend is installed here")
     if "readonly" in argv and os.geteuid() == 0:
         pytest.skip("root ignores directory permissions")
     before = digest(places["tmp"])
@@ -118,7 +206,8 @@ def test_table(places, capsys, request):
         if "readonly" in argv and os.geteuid() == 0:
             continue
         got, err = run_case(argv, places, capsys)
-        msg = err.splitlines()[-1].replace(str(places["tmp"]), "DIR").replace("|", "\\|")
+        msg = (err.splitlines()[-1].replace(str(places["tmp"]), "DIR")  # no paths of this machine in the README
+               .replace(str(places["evaluator"]), "EVALUATOR").replace("|", "\\|"))
         shown = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), argv)
         rows.append(f"| {what} | `{shown}` | {got} | {msg} |")
     with capsys.disabled():

@@ -9,6 +9,10 @@ from PIL import Image
 from keras_mnist_gan.cli import main
 
 
+TRAIN_ARGS = ["--steps", "12", "--steps-per-epoch", "6", "--batch-size", "20", "--warmup-steps", "4", "--seed", "3",
+              "--quality-n", "50", "--quiet"]
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One tiny CLI training run, shared by the tests that read its files."""
@@ -19,8 +23,7 @@ def trained_run(tmp_path_factory):
     data = root / "tiny.npz"
     np.savez(data, x_train=s.x_train[:400, ..., 0], x_test=s.x_test[:50, ..., 0])
     out = root / "run"
-    code = main(["train", "--data", str(data), "--out", str(out), "--steps", "12", "--steps-per-epoch", "6",
-                 "--batch-size", "20", "--warmup-steps", "4", "--seed", "3", "--quality-n", "50", "--quiet"])
+    code = main(["train", "--data", str(data), "--out", str(out)] + TRAIN_ARGS)
     assert code == 0
     return out
 
@@ -35,7 +38,9 @@ def test_train_writes_everything(trained_run):
     header = rows[0].split(",")
     # d_r1 is there because the default (quality) preset trains with the R1 penalty.
     assert header == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "d_r1", "g_loss",
-                      "val_class_entropy", "val_fid", "val_rarest_class", "val_score"]
+                      "val_class_entropy", "val_fid", "val_rarest_class", "val_score", "wall_s"]
+    wall = [float(r.split(",")[-1]) for r in rows[1:]]
+    assert 0 < wall[0] < wall[1]
     fid = [float(r.split(",")[header.index("val_fid")]) for r in rows[1:]]
     assert all(f > 0 for f in fid)
     assert [r.split(",")[0] for r in rows[1:]] == ["6", "12"]
@@ -92,7 +97,7 @@ def test_errors_from_files(tmp_path, capsys, tiny_npz):
     assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path / "o"), "--batch-size", "500"]) == 1
     assert "fewer than one batch" in capsys.readouterr().err
     assert main(["train", "--data", str(tiny_npz), "--noise-dim", "2"]) == 1
-    assert "at least 4" in capsys.readouterr().err
+    assert "between 4" in capsys.readouterr().err
 
 
 def test_console_entry_point_runs(tmp_path):
@@ -103,3 +108,43 @@ def test_console_entry_point_runs(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].startswith("keras-mnist-gan sample: error:")
     assert "Traceback" not in r.stderr
+
+
+def test_the_same_command_on_a_finished_run_says_so_in_one_line(trained_run, capsys):
+    before = (trained_run / "gan.keras").stat().st_mtime_ns
+    assert main(["train", "--data", str(trained_run.parent / "tiny.npz"), "--out", str(trained_run)] + TRAIN_ARGS) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "run is already at step 12 of 12; raise --steps to train on" and err == ""
+    assert (trained_run / "gan.keras").stat().st_mtime_ns == before
+
+
+def test_a_run_from_the_command_line_prints_only_its_own_lines(tmp_path, tiny_npz):
+    """No TensorFlow/absl/CUDA log lines: stderr stays empty, stdout holds
+    the progress lines and the summary."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS_MNIST_GAN"))}
+    env["HOME"] = str(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "train", "--data", str(tiny_npz), "--out",
+                        str(tmp_path / "run"), "--steps", "4", "--warmup-steps", "2", "--batch-size", "20",
+                        "--quality-n", "0", "--no-health"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert r.stdout.splitlines()[0] == "Epoch 1/1: steps 1-4 of 4"
+    assert r.stdout.strip().splitlines()[-1].startswith("trained 4 steps; wrote ")
+
+
+def test_help_works_and_commands_say_so_when_the_backend_is_not_installed(tmp_path):
+    import importlib.util
+
+    missing = next((b for b in ("openvino", "jax", "torch") if importlib.util.find_spec(b) is None), None)
+    if missing is None:
+        pytest.skip("every Keras backend is installed here")
+    env = dict(os.environ, KERAS_BACKEND=missing)
+    help_ = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "--help"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert help_.returncode == 0 and "train" in help_.stdout
+    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "sample", "--out", str(tmp_path / "d.png")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"keras-mnist-gan sample: error: KERAS_BACKEND={missing}, but {missing} is not installed: "
+        f"`pip install {missing}`, or unset KERAS_BACKEND to use TensorFlow."]

@@ -29,8 +29,8 @@ def write_idx_dir(directory, subset, gz):
 
 
 def test_subset_is_real_mnist_with_labels(subset):
-    assert subset.x_train.shape == (8000, 28, 28, 1) and subset.x_train.dtype == np.uint8
-    assert subset.x_test.shape == (2000, 28, 28, 1)
+    assert subset.x_train.shape == (20000, 28, 28, 1) and subset.x_train.dtype == np.uint8
+    assert subset.x_test.shape == (10000, 28, 28, 1)
     assert set(np.unique(subset.y_train)) == set(range(10))
     # Real digits: dark background, bright strokes, ~19% of pixels lit.
     lit = (subset.x_train > 127).mean()
@@ -73,7 +73,7 @@ def test_falls_back_to_subset_with_one_warning(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="KERAS_MNIST_GAN_DATA") as record:
         d = load_mnist(allow_download=False)
     assert len([w for w in record if issubclass(w.category, UserWarning)]) == 1
-    assert len(d.x_train) == 8000 and "subset" in d.source
+    assert len(d.x_train) == 20000 and "subset" in d.source
 
 
 def test_bad_env_var_is_an_error_not_a_fallback(tmp_path, monkeypatch):

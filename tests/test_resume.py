@@ -57,27 +57,27 @@ def test_run_dir_conflicts_are_errors_and_restart_clears(tmp_path, tiny):
     with pytest.raises(TrainingError, match="different run.*lr_d 0.0001 there, 0.001 now"):
         run(tmp_path / "r", tiny, 4, preset=TINY.with_(lr_d=1e-3))
     assert open(tmp_path / "r" / "gan.keras", "rb").read() == before, "a refused run must not touch the files"
-    fresh = run(tmp_path / "r", tiny, 2, seed=1, resume=False)
-    assert fresh.resumed_from is None and int(load_gan(tmp_path / "r" / "gan.keras").step.numpy()) == 2
+    fresh = run(tmp_path / "r", tiny, 5, seed=1, resume=False)
+    assert fresh.resumed_from is None and int(load_gan(tmp_path / "r" / "gan.keras").step.numpy()) == 5
     with pytest.raises(TrainingError, match="no run to resume"):
-        run(tmp_path / "empty", tiny, 2, resume=True)
+        run(tmp_path / "empty", tiny, 5, resume=True)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "gan.keras").write_bytes(b"not mine")
     with pytest.raises(TrainingError, match="did not write"):
-        run(foreign, tiny, 2)
+        run(foreign, tiny, 5)
     assert (foreign / "gan.keras").read_bytes() == b"not mine"
 
 
 def test_a_run_written_before_a_preset_setting_existed_still_resumes(tmp_path, tiny):
     import json
 
-    run(tmp_path / "r", tiny, 2)
+    run(tmp_path / "r", tiny, 4)
     cfg = tmp_path / "r" / "config.json"
     settings = json.loads(cfg.read_text())
     del settings["preset"]["r1_gamma"]  # as written before R1 was added; its default is 0
     cfg.write_text(json.dumps(settings))
-    assert run(tmp_path / "r", tiny, 4).resumed_from == 2
+    assert run(tmp_path / "r", tiny, 6).resumed_from == 4
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny, monkeypatch):
@@ -179,3 +179,98 @@ def test_kill_in_the_middle_of_a_save_keeps_the_previous_checkpoint(tmp_path, ti
     assert "resuming from step 10" in again.stdout
     assert int(load_gan(out / "gan.keras").step.numpy()) == 60
     assert not glob.glob(str(out / ".*tmp*"))
+
+
+def test_a_run_cannot_end_inside_the_warmup(tmp_path, tiny):
+    with pytest.raises(TrainingError, match="inside the discriminator's warm-up.*after step 3"):
+        run(tmp_path / "w", tiny, 3)
+    assert not (tmp_path / "w" / "gan.keras").exists()
+
+
+def test_a_finished_run_says_so_and_writes_nothing(tmp_path, tiny):
+    run(tmp_path / "f", tiny, 5)
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in (tmp_path / "f").iterdir() if p.name != ".lock"}
+
+    before = stamps()
+    messages = []
+    again = run(tmp_path / "f", tiny, 5, log=messages.append)
+    assert again.already_done and again.steps == 5
+    assert messages == ["run is already at step 5 of 5; raise --steps to train on"]
+    assert stamps() == before
+
+
+def test_a_resume_inside_an_epoch_continues_that_epoch(tmp_path, tiny):
+    """Stopped at step 6 of an epoch of 4 (steps 5-8), the resumed run's
+    row for step 8 averages all of steps 5-8, as the uninterrupted run's
+    does, and the next epoch ends at step 12, not 10."""
+    straight = run(tmp_path / "a", tiny, 12, checkpoint_every=100)
+    run(tmp_path / "b", tiny, 6, checkpoint_every=100)
+    run(tmp_path / "b", tiny, 12, checkpoint_every=100)
+
+    def rows(name):
+        lines = open(tmp_path / name / "history.csv").read().splitlines()
+        cols = lines[0].split(",")
+        return [dict(zip(cols, map(float, ln.split(",")))) for ln in lines[1:]]
+
+    a, b = rows("a"), rows("b")
+    assert [r["step"] for r in a] == [4, 8, 12]
+    assert [r["step"] for r in b] == [4, 6, 8, 12]  # 6: where the first call ended
+    for ra, rb in zip(a, [r for r in b if r["step"] != 6]):
+        for key in ("d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake"):
+            assert rb[key] == pytest.approx(ra[key], rel=1e-5), (ra["step"], key)
+    assert straight.steps == 12
+
+
+def test_a_time_budget_stops_cleanly_and_the_same_call_continues(tmp_path, tiny):
+    first = run(tmp_path / "t", tiny, 40, minutes=1e-9, checkpoint_every=100)
+    assert first.out_of_time and 1 <= first.steps < 40
+    assert int(load_gan(tmp_path / "t" / "gan.keras").step.numpy()) == first.steps
+    assert (tmp_path / "t" / "generator.keras").is_file()
+    second = run(tmp_path / "t", tiny, 40, minutes=60)
+    assert second.resumed_from == first.steps and second.steps == 40 and not second.out_of_time
+
+
+def test_a_second_process_on_the_same_folder_is_refused(tmp_path, tiny):
+    from keras_mnist_gan.rundir import RunLock
+
+    out = tmp_path / "l"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from keras_mnist_gan.rundir import RunLock\n"
+                               f"lock = RunLock({str(out)!r}).__enter__()\nprint('locked', flush=True)\n"
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(TrainingError, match=f"another process \\(PID {holder.pid}\\) is training there"):
+            run(out, tiny, 5)
+        assert not (out / "gan.keras").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel released the killed holder's lock: the folder is usable again.
+    with RunLock(str(out)):
+        pass
+    assert run(out, tiny, 5).steps == 5
+
+
+@pytest.mark.parametrize("name", ["config.json", "history.csv", "samples"])
+def test_run_files_that_are_links_are_refused(tmp_path, tiny, name):
+    run(tmp_path / "s", tiny, 4)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "precious"
+    target.write_text("keep me")
+    link = tmp_path / "s" / name
+    if link.is_dir():
+        import shutil
+
+        shutil.rmtree(link)
+    else:
+        link.unlink()
+    link.symlink_to(target)
+    with pytest.raises(TrainingError, match=f"{name} is a symbolic link"):
+        run(tmp_path / "s", tiny, 8)
+    with pytest.raises(TrainingError, match="symbolic link"):
+        run(tmp_path / "s", tiny, 8, resume=False)  # not even --restart deletes through it
+    assert target.read_text() == "keep me"

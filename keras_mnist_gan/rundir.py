@@ -1,0 +1,178 @@
+"""A run's folder (``--out``): what belongs to it, who may write it, and
+how a stopped run is picked up again.
+
+Three rules keep a run folder safe:
+
+- one process at a time: `RunLock` (an ``flock`` on ``OUT/.lock``, released
+  by the kernel however the process ends);
+- nothing is written through a symbolic link, which could point outside
+  the folder: a folder holding links among the run's file names is refused,
+  and whole files are written to a temporary name and renamed;
+- a folder holding a different run, or files this tool did not write, is
+  an error, never overwritten.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+from dataclasses import asdict
+
+from .images import write_atomic
+from .visuals import run_frames
+
+RUN_FILES = ("gan.keras", "generator.keras", "history.csv", "samples.png", "curves.png", "progress.gif")
+RUN_DIRS = ("samples", "tensorboard")
+CONFIG = "config.json"
+LOCK = ".lock"
+_HINT = "use --restart to replace it (its files are deleted) or choose another --out."
+
+
+class TrainingError(RuntimeError):
+    """Training could not go on (for example a loss became NaN)."""
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Whole-file text writes: a kill leaves the old file or the new one,
+    and a symbolic link at ``path`` is replaced, not followed."""
+    write_atomic(path, lambda f: f.write(text.encode()))
+
+
+class RunLock:
+    """Hold ``OUT/.lock`` while a process trains in ``OUT``.
+
+    A second process on the same folder gets a `TrainingError` naming the
+    first one's PID. The kernel drops the lock when the holder exits, even
+    when it is killed, so a stale lock never blocks a later run.
+    """
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.path = os.path.join(out_dir, LOCK)
+        self._fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no locking
+            return self
+        try:
+            # O_NOFOLLOW: a link planted at .lock is an error, not a way out of --out.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as e:
+            raise TrainingError(f"{self.path}: cannot take the run's lock ({e.strerror}); choose another --out.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise TrainingError(f"{self.out_dir}: another process (PID {holder}) is training there; "
+                                "wait for it to finish or choose another --out.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock; the file stays (removing it would race)
+            self._fd = None
+
+
+def _owned(out_dir: str) -> list[str]:
+    names = RUN_FILES + RUN_DIRS + (CONFIG,)
+    return [n for n in names if os.path.lexists(os.path.join(out_dir, n))]
+
+
+def refuse_links(out_dir: str) -> None:
+    """A run file or folder that is a symbolic link could make a write land
+    outside ``out_dir``: refuse the folder instead."""
+    for name in _owned(out_dir):
+        path = os.path.join(out_dir, name)
+        if os.path.islink(path):
+            raise TrainingError(f"{path} is a symbolic link; keras-mnist-gan does not write through links "
+                                "(the file it points to may lie outside --out): remove it or choose another --out.")
+
+
+def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
+    """Decide whether to resume the run in ``out_dir``; clear it for a
+    restart. Raises `TrainingError` when it holds a different run."""
+    refuse_links(out_dir)
+    ours = _owned(out_dir)
+    cfg_path = os.path.join(out_dir, CONFIG)
+    checkpoint = os.path.join(out_dir, "gan.keras")
+    if resume is False:
+        for name in ours:
+            path = os.path.join(out_dir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        return False
+    if not ours:
+        if resume:
+            raise TrainingError(f"{out_dir}: there is no run to resume (no gan.keras); leave out --resume to start one.")
+        return False
+    if not os.path.isfile(cfg_path):
+        raise TrainingError(f"{out_dir} holds files of a run this version did not write ({', '.join(ours)}); {_HINT}")
+    try:
+        with open(cfg_path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{cfg_path}: unreadable ({e}); {_HINT}") from None
+    if not isinstance(saved, dict):
+        raise TrainingError(f"{cfg_path}: not a run's settings; {_HINT}")
+    # A setting added to Preset after the run was written is absent from
+    # its config.json; that run trained with the setting's default.
+    from .presets import Preset
+
+    saved = {**saved, "preset": {**asdict(Preset()), **saved.get("preset", {})}}
+    there, now = _flat(saved), _flat(identity)
+    differ = [k for k in now if there.get(k) != now[k]]
+    if differ:
+        detail = "; ".join(f"{k} {there.get(k)!r} there, {now[k]!r} now" for k in differ)
+        raise TrainingError(f"{out_dir} holds a different run ({detail}); {_HINT}")
+    if not os.path.isfile(checkpoint):
+        if resume:
+            raise TrainingError(f"{out_dir}: the run has no checkpoint (gan.keras) yet; use --restart.")
+        return False
+    return True
+
+
+def _flat(settings: dict) -> dict:
+    """{"preset": {"lr_d": ...}} -> {"lr_d": ...}: name the setting that differs."""
+    out = {}
+    for key, value in settings.items():
+        if key in ("steps", "steps_per_epoch"):
+            continue  # the budget may grow: that is how a run is extended
+        out.update(value if isinstance(value, dict) else {key: value})
+    return out
+
+
+def write_config(out_dir: str, settings: dict) -> None:
+    write_text_atomic(os.path.join(out_dir, CONFIG), json.dumps(settings, indent=2))
+
+
+def forget_after(out_dir: str, step: int) -> float:
+    """Drop history rows and grids later than the checkpoint (the resumed
+    run redoes those steps and writes them again), and temporary files of a
+    save that was killed half-way. Returns the last kept row's ``wall_s``
+    (0 if none): the time the run had taken before."""
+    history = os.path.join(out_dir, "history.csv")
+    seconds = 0.0
+    if os.path.isfile(history):
+        with open(history) as f:
+            lines = f.read().splitlines()
+        keep = lines[:1] + [ln for ln in lines[1:] if ln and int(float(ln.split(",")[0])) <= step]
+        write_text_atomic(history, "\n".join(keep) + "\n")
+        columns = keep[0].split(",") if keep else []
+        if "wall_s" in columns and len(keep) > 1:
+            try:
+                seconds = float(keep[-1].split(",")[columns.index("wall_s")])
+            except (ValueError, IndexError):
+                seconds = 0.0
+    for frame in run_frames(os.path.join(out_dir, "samples")):
+        if int(os.path.basename(frame)[5:-4]) > step:
+            os.remove(frame)
+    for stale in glob.glob(os.path.join(out_dir, ".*.tmp-*")) + glob.glob(os.path.join(out_dir, "*.tmp-*")):
+        os.remove(stale)
+    return seconds
