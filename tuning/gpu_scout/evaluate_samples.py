@@ -1,6 +1,6 @@
 """Evaluate the GPU scout's samples with the project's real (Keras) evaluator.
 
-    cd /work/main && PYTHONPATH=/work/main /work/venv/bin/python \
+    python \
         tuning/gpu_scout/evaluate_samples.py RESULTS_DIR [RESULTS_DIR ...]
 
 RESULTS_DIR holds what the sweep wrote to $OUT: metrics.jsonl (the port's

@@ -2,7 +2,7 @@
 
 Run on this machine (TensorFlow there, not on the GPU machine):
 
-    cd /work/main && PYTHONPATH=/work/main /work/venv/bin/python tuning/gpu_scout/make_keras_reference.py
+    python tuning/gpu_scout/make_keras_reference.py
 
 Writes .scout/keras_reference.npz: the seed-architecture generator and
 discriminator with random (large-std, so the outputs are not flat) weights,
@@ -39,7 +39,7 @@ def main() -> None:
     disc = build_discriminator(seed=2)
     dw = [rng.normal(0, 0.05, w.shape).astype("float32") for w in disc.get_weights()]
     disc.set_weights(dw)
-    data = load_mnist("/work/main/.scout/mnist.npz")
+    data = load_mnist(".scout/mnist.npz")
     x = data.x_test[:64].astype("float32").reshape(64, 28, 28, 1) / 255.0
     out["d_x"] = x
     out["d_out"] = np.asarray(disc(x, training=True))
@@ -56,8 +56,8 @@ def main() -> None:
     for layer in ev.model.layers:
         for i, w in enumerate(layer.get_weights()):
             ws[f"{layer.name}__{i}"] = w
-    np.savez("/work/main/.scout/evaluator_weights.npz", **ws)
-    np.savez("/work/main/.scout/keras_reference.npz", **out)
+    np.savez(".scout/evaluator_weights.npz", **ws)
+    np.savez(".scout/keras_reference.npz", **out)
     print("wrote .scout/keras_reference.npz and .scout/evaluator_weights.npz")
 
 
