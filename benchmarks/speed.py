@@ -1,6 +1,7 @@
 """Training and sampling speed: the project's GAN against the TF1 original.
 
     python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3] [--with-default-preset]
+    python benchmarks/speed.py --backends tensorflow,jax,torch [--steps 200] [--repeats 2]
 
 Each measurement runs in its own process (so each reports its own peak
 memory), alternating between the two implementations so that drift in the
@@ -9,7 +10,9 @@ machine's speed hits both alike. Both train the seed configuration: batch
 starts after 30 untimed steps (graph building, first-call costs). Prints a
 table and, with --json FILE, writes the numbers. --with-default-preset also
 times the CLI's default preset (R1 penalty, weight average), whose speed
-turns a step budget into minutes of training.
+turns a step budget into minutes of training. --backends times the seed
+configuration and the default preset on each Keras backend named (the same
+package, KERAS_BACKEND set per process) instead of the TF1 comparison.
 """
 
 from __future__ import annotations
@@ -113,12 +116,15 @@ def main():
     p.add_argument("--json", help="write the results here")
     p.add_argument("--with-default-preset", action="store_true",
                    help="also time the CLI's default preset (R1, weight average)")
+    p.add_argument("--backends", help="comma-separated Keras backends to compare (e.g. tensorflow,jax,torch)")
     p.add_argument("--worker", choices=["tf1", "keras", "default"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         fn = {"tf1": measure_tf1, "keras": measure_keras, "default": measure_default}[args.worker]
         print(json.dumps(fn(args.data, args.steps)))
         return
+    if args.backends:
+        return compare_backends(args)
     kinds = ("tf1", "keras") + (("default",) if args.with_default_preset else ())
     runs = {k: [] for k in kinds}
     for r in range(args.repeats):
@@ -165,6 +171,39 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
+
+
+def _worker(which: str, args, backend: str | None = None) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", which, "--steps", str(args.steps)]
+    if args.data:
+        cmd += ["--data", os.path.abspath(args.data)]  # the workers run in benchmarks/
+    env = dict(os.environ, **({"KERAS_BACKEND": backend} if backend else {}))
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare_backends(args) -> None:
+    """The seed configuration and the default preset on each backend, the
+    backends alternating within each repeat."""
+    backends = args.backends.split(",")
+    runs = {(b, w): [] for b in backends for w in ("keras", "default")}
+    for r in range(args.repeats):
+        for b in backends:
+            for which in ("keras", "default"):
+                runs[b, which].append(_worker(which, args, b))
+                print(f"repeat {r + 1} {b} {which}: {runs[b, which][-1]}", flush=True)
+    rows = {}
+    print(f"\n| backend | seed configuration, digits/s (best of {args.repeats}) | default preset (R1, EMA), digits/s |")
+    print("| --- | --- | --- |")
+    for b in backends:
+        seed, default = (max(run["train_digits_per_s"] for run in runs[b, w]) for w in ("keras", "default"))
+        rows[b] = {"seed_train_digits_per_s": round(seed, 1), "default_train_digits_per_s": round(default, 1),
+                   "runs": {w: runs[b, w] for w in ("keras", "default")}}
+        print(f"| {b} | {seed:.0f} | {default:.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "backends": rows}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":

@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None:
             quiet_native_logs()
     try:
-        check_backend(needs_tensorflow=args.command in ("train", "tune"))
+        check_backend()
     except BackendError as e:
         print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
         return 1

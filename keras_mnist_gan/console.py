@@ -38,12 +38,10 @@ class BackendError(RuntimeError):
     """KERAS_BACKEND names a backend that is unknown or not installed."""
 
 
-def check_backend(needs_tensorflow: bool = False) -> str:
+def check_backend() -> str:
     """The Keras backend this process will use; a `BackendError` (one line)
     if it is unknown or its package is missing, found before Keras is
-    imported (Keras itself would fail with a ModuleNotFoundError traceback).
-    ``needs_tensorflow``: the command trains, which needs TensorFlow's
-    GradientTape today."""
+    imported (Keras itself would fail with a ModuleNotFoundError traceback)."""
     name = os.environ.get("KERAS_BACKEND", "tensorflow")
     if name not in BACKEND_PACKAGES:
         raise BackendError(f"KERAS_BACKEND={name} is not a Keras backend (one of {', '.join(BACKEND_PACKAGES)}); "
@@ -52,9 +50,6 @@ def check_backend(needs_tensorflow: bool = False) -> str:
     if importlib.util.find_spec(package) is None:
         raise BackendError(f"KERAS_BACKEND={name}, but {package} is not installed: `pip install {package}`, "
                            "or unset KERAS_BACKEND to use TensorFlow.")
-    if needs_tensorflow and name != "tensorflow":
-        raise BackendError(f"KERAS_BACKEND={name}: training runs on the TensorFlow backend only for now; "
-                           "unset KERAS_BACKEND (sample and evaluate work on any backend).")
     return name
 
 

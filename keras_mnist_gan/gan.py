@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from . import backend, losses
 
 
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
@@ -58,10 +59,10 @@ class GAN(keras.Model):
         # Training rounds done, and the round from which G trains (D trains
         # alone before it: see DiscriminatorWarmup). Variables, not Python
         # ints, so changing them never retraces the compiled step and they
-        # are saved with the model.
-        self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False, name="step")
+        # are saved with the model. int32: JAX has no int64 by default.
+        self.step = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="step")
         self.generator_start = self.add_weight(
-            shape=(), dtype="int64", initializer="zeros", trainable=False, name="generator_start"
+            shape=(), dtype="int32", initializer="zeros", trainable=False, name="generator_start"
         )
         # Whether the compiled step leaves G alone (D's warm-up). A Python
         # flag, not a tensor: under tf.distribute an optimizer step cannot sit
@@ -75,6 +76,10 @@ class GAN(keras.Model):
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         self.built = True
+
+    @property
+    def _backend(self):
+        return backend.current()
 
     @property
     def sampler(self) -> keras.Model:
@@ -134,13 +139,13 @@ class GAN(keras.Model):
         self.r1_gamma = float(r1_gamma)
         # No optimizer for the Model itself: D and G each have their own.
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        # Saved as asked, not as resolved: "auto" means XLA on JAX and not on
+        # PyTorch (torch.compile cannot differentiate R1's gradient again).
+        self._jit_compile_asked = jit_compile
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(3e-4)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4)
         self.d_fake_optimizer = d_fake_optimizer
         self.label_smoothing = float(label_smoothing)
-        # A Loss object (rather than a bare function) divides by the global
-        # batch under tf.distribute, so gradients sum correctly over replicas.
-        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_real_tracker = keras.metrics.Mean(name="d_loss_real")
         self.d_loss_fake_tracker = keras.metrics.Mean(name="d_loss_fake")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -153,6 +158,7 @@ class GAN(keras.Model):
         if self.d_fake_optimizer is not None:
             self.d_fake_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        self._backend.attach_optimizers(self, [self.d_optimizer, self.g_optimizer, self.d_fake_optimizer])
 
     @property
     def metrics(self):
@@ -171,21 +177,21 @@ class GAN(keras.Model):
     def get_compile_config(self):
         if not getattr(self, "compiled", False):
             return None
-        ser = keras.saving.serialize_keras_object
+        ser = lambda o: _portable(keras.saving.serialize_keras_object(o))  # noqa: E731
         return {
             "d_optimizer": ser(self.d_optimizer),
             "g_optimizer": ser(self.g_optimizer),
             "d_fake_optimizer": None if self.d_fake_optimizer is None else ser(self.d_fake_optimizer),
             "label_smoothing": self.label_smoothing,
             "r1_gamma": self.r1_gamma,
-            "jit_compile": self.jit_compile,
+            "jit_compile": self._jit_compile_asked,
         }
 
     def compile_from_config(self, config):
         config = dict(config)
         for key in ("d_optimizer", "g_optimizer", "d_fake_optimizer"):
             if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
+                config[key] = keras.saving.deserialize_keras_object(_portable(config[key]))
         # Builds the optimizer variables, which loading then fills in.
         self.compile(**config)
 
@@ -194,75 +200,90 @@ class GAN(keras.Model):
     def sample_noise(self, n):
         return keras.random.normal((n, self.noise_dim), seed=self.seed_generator)
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        # Keras calls this with a batch; on JAX with the model's state too,
+        # which `backend.jax` maps onto the variables around the same step.
+        return self._backend.train_step(self, self.adversarial_step, *args)
+
+    def adversarial_step(self, data):
+        """One round of the game on a batch of real digits: D step, G step,
+        trackers. The seed recipe's pieces (a second D optimizer, R1, the
+        warm-up, the weight average) each sit in their own method."""
         real = data[0] if isinstance(data, (tuple, list)) else data
         batch = ops.shape(real)[0]
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
-
-        # --- discriminator: real -> 1, fake -> 0.
-        fake = self.generator(self.sample_noise(batch), training=True)
-        real_labels = ops.full((batch, 1), 1.0 - self.label_smoothing)
-        split = self.d_fake_optimizer is not None
-        r1 = self.r1_gamma > 0
-        with tf.GradientTape(persistent=split) as tape:
-            if split or r1:
-                # Separate calls, so each loss's gradient runs back through
-                # its own half of the digits only (and R1 can differentiate
-                # the real logits with respect to the real pixels).
-                with tf.GradientTape(watch_accessed_variables=False) as input_tape:
-                    input_tape.watch(real)
-                    real_logits = self.discriminator(real, training=True)
-                    real_logit_sum = ops.sum(real_logits)  # inside: the tape must see it
-                fake_logits = self.discriminator(fake, training=True)
-            else:
-                # One call on the stacked batch: D has no batch statistics,
-                # so this equals two calls, and larger matmuls run faster.
-                logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
-                real_logits, fake_logits = logits[:batch], logits[batch:]
-            d_loss_real = self.loss_fn(real_labels, real_logits)
-            d_loss_fake = self.loss_fn(ops.zeros_like(fake_logits), fake_logits)
-            if r1:
-                slopes = input_tape.gradient(real_logit_sum, real)
-                penalty = 0.5 * self.r1_gamma * ops.mean(ops.sum(ops.square(slopes), axis=(1, 2, 3)))
-                # Scaled like the Loss objects' values, for tf.distribute.
-                penalty = _scale(penalty)
-                d_loss_real = d_loss_real + penalty
-            d_loss = d_loss_real + d_loss_fake
-        if not split:
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
-        else:
-            # The original's two trainers: both gradients at the same weights.
-            grads_real = tape.gradient(d_loss_real, d_vars)
-            grads_fake = tape.gradient(d_loss_fake, d_vars)
-            self.d_optimizer.apply_gradients(zip(grads_real, d_vars))
-            self.d_fake_optimizer.apply_gradients(zip(grads_fake, d_vars))
-            del tape
-
-        # --- generator: make D say 1 on fresh fakes. Skipped while D warms
-        # up alone; its loss is then reported from D's pass above.
+        fake = ops.stop_gradient(self.generator(self.sample_noise(batch), training=True))
+        d_logs = self._discriminator_step(real, fake)
         if self._generator_frozen:
-            g_loss = self.loss_fn(ops.ones_like(fake_logits), fake_logits)
+            # D warms up alone; G's loss is still reported, from D's pass.
+            g_loss = losses.generator_loss(d_logs["fake_logits"])
         else:
-            with tf.GradientTape() as g_tape:
-                g_logits = self.discriminator(
-                    self.generator(self.sample_noise(batch), training=True), training=True
-                )
-                g_loss = self.loss_fn(ops.ones_like(g_logits), g_logits)
-            self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+            g_loss = self._generator_step(self.sample_noise(batch))
             if self.ema_generator is not None:
                 self._update_ema()
         self.step.assign_add(1)
 
-        if r1:
-            self.d_r1_tracker.update_state(_unscale(penalty))
-            d_loss_real = d_loss_real - penalty  # report the cross-entropy alone
-        self.d_loss_real_tracker.update_state(_unscale(d_loss_real))
-        self.d_loss_fake_tracker.update_state(_unscale(d_loss_fake))
-        self.g_loss_tracker.update_state(_unscale(g_loss))
-        self.d_acc_real_tracker.update_state(ops.ones_like(real_logits), real_logits)
-        self.d_acc_fake_tracker.update_state(ops.zeros_like(fake_logits), fake_logits)
+        self.d_loss_real_tracker.update_state(d_logs["real_loss"])
+        self.d_loss_fake_tracker.update_state(d_logs["fake_loss"])
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_acc_real_tracker.update_state(ops.ones_like(d_logs["real_logits"]), d_logs["real_logits"])
+        self.d_acc_fake_tracker.update_state(ops.zeros_like(d_logs["fake_logits"]), d_logs["fake_logits"])
+        if self.d_r1_tracker is not None:
+            self.d_r1_tracker.update_state(d_logs["r1"])
         return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_step(self, real, fake):
+        """D learns real -> 1, fake -> 0. With ``d_fake_optimizer`` (the
+        original's two trainers) each half has its own gradient and
+        optimizer, both taken at the same weights."""
+        d_vars = self.discriminator.trainable_variables
+        if self.d_fake_optimizer is None:
+            (_, logs), grads = self._backend.value_and_grad(lambda: self._discriminator_losses(real, fake), d_vars)
+            self._backend.apply_gradients(self.d_optimizer, grads, d_vars)
+            return logs
+        (_, logs), real_grads = self._backend.value_and_grad(lambda: self._discriminator_losses(real, None), d_vars)
+        (_, fake_logs), fake_grads = self._backend.value_and_grad(lambda: self._discriminator_losses(None, fake), d_vars)
+        self._backend.apply_gradients(self.d_optimizer, real_grads, d_vars)
+        self._backend.apply_gradients(self.d_fake_optimizer, fake_grads, d_vars)
+        return {**logs, **fake_logs}
+
+    def _discriminator_losses(self, real, fake):
+        """D's loss on ``real`` and/or ``fake`` digits, and what to report."""
+        D = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        logs, loss = {}, 0.0
+        if real is not None and fake is not None and not self.r1_gamma:
+            # One call on the stacked batch: D has no batch statistics, so
+            # this equals two calls, and larger matmuls run faster.
+            logits = D(ops.concatenate([real, fake], axis=0))
+            logs["real_logits"], logs["fake_logits"] = logits[: ops.shape(real)[0]], logits[ops.shape(real)[0]:]
+        else:
+            if real is not None:
+                if self.r1_gamma:
+                    logs["real_logits"], slopes = self._backend.input_gradient(D, real)
+                    logs["r1"] = losses.r1_penalty(slopes, self.r1_gamma)
+                    loss = loss + logs["r1"]
+                else:
+                    logs["real_logits"] = D(real)
+            if fake is not None:
+                logs["fake_logits"] = D(fake)
+        if real is not None:
+            logs["real_loss"] = losses.discriminator_real_loss(logs["real_logits"], self.label_smoothing)
+            loss = loss + logs["real_loss"]
+        if fake is not None:
+            logs["fake_loss"] = losses.discriminator_fake_loss(logs["fake_logits"])
+            loss = loss + logs["fake_loss"]
+        return loss, logs
+
+    def _generator_step(self, noise):
+        """G learns to make D say 1 on fresh digits."""
+        g_vars = self.generator.trainable_variables
+
+        def loss_fn():
+            logits = self.discriminator(self.generator(noise, training=True), training=True)
+            return losses.generator_loss(logits), {}
+
+        (loss, _), grads = self._backend.value_and_grad(loss_fn, g_vars)
+        self._backend.apply_gradients(self.g_optimizer, grads, g_vars)
+        return loss
 
     def _update_ema(self):
         # Early on a plain average would be dominated by the random initial
@@ -352,18 +373,16 @@ class GAN(keras.Model):
         return bool(saved)
 
 
-def _scale(value):
-    from keras.src.losses.loss import scale_loss_for_distribution
-
-    return scale_loss_for_distribution(value)
-
-
-def _unscale(value):
-    from keras.src.losses.loss import unscale_loss_for_distribution
-
-    # Loss objects divide by the replica count under tf.distribute; the
-    # trackers want the per-example mean, as in Keras's own train_step.
-    return unscale_loss_for_distribution(value)
+def _portable(config: dict) -> dict:
+    """An optimizer's config that loads on any backend. Keras records some
+    built-in optimizers under their backend's module (PyTorch's Adam as
+    ``keras.src.backend.torch.optimizers.torch_adam``), which would bring a
+    PyTorch optimizer into a TensorFlow process; ``keras.optimizers.Adam``
+    is the same optimizer for whichever backend loads it."""
+    module = str(config.get("module") or "")
+    if module.startswith("keras.src.backend.") and hasattr(keras.optimizers, config.get("class_name", "")):
+        config = {**config, "module": "keras.optimizers"}
+    return config
 
 
 def calibrate_batchnorm(generator: keras.Model, n: int = 512, seed: int = 0) -> None:

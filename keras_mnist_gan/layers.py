@@ -93,3 +93,27 @@ class BicubicResize(keras.layers.Layer):
         config = super().get_config()
         config.update(height=self.height, width=self.width)
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_mnist_gan")
+class StridedPointwiseConv2D(keras.layers.Conv2D):
+    """`Conv2D` with a 1x1 kernel and strides, computed as "keep every
+    stride-th pixel, then a 1x1 convolution": the same weights, config and
+    result (a 1x1 kernel never overlaps the padding, so output pixel (i, j)
+    is input pixel (s*i, s*j) times the kernel).
+
+    Why: the oneDNN CPU kernels of TensorFlow 2.21 and PyTorch 2.13 corrupt
+    memory in the weight gradient of a strided 1x1 convolution over
+    channels-last inputs, which ends the process (SIGSEGV, "free(): invalid
+    size"). The generator's last layer is one; its unstrided form is not
+    affected.
+    """
+
+    def __init__(self, filters, kernel_size=1, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        if self.kernel_size != (1, 1) or self.data_format != "channels_last" or self.dilation_rate != (1, 1):
+            raise ValueError("StridedPointwiseConv2D takes a 1x1 kernel, channels_last data and no dilation.")
+
+    def convolution_op(self, inputs, kernel):
+        sh, sw = self.strides
+        return ops.conv(inputs[:, ::sh, ::sw, :], kernel, strides=1, padding="valid", data_format="channels_last")

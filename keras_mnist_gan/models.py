@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import BicubicResize
+from .layers import BicubicResize, StridedPointwiseConv2D
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -102,8 +102,8 @@ def build_generator(
             layers.BatchNormalization(epsilon=1e-5, name="g_bn3"),
             layers.ReLU(name="g_relu3"),
             _upsample(interpolation, "g_resize2"),
-            layers.Conv2D(1, 1, strides=2, padding="same", activation="sigmoid",
-                          kernel_initializer=_init(seed_init, s[3]), name="g_pixels"),
+            StridedPointwiseConv2D(1, 1, strides=2, padding="same", activation="sigmoid",
+                                   kernel_initializer=_init(seed_init, s[3]), name="g_pixels"),
         ],
         name="generator",
     )

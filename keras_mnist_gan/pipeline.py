@@ -1,43 +1,61 @@
-"""Arrays of digits -> a `tf.data.Dataset` of training batches."""
+"""Arrays of digits -> batches for `fit`, on every Keras backend.
+
+A `keras.utils.PyDataset`: Keras feeds it to TensorFlow (through tf.data),
+JAX and PyTorch alike. Batch ``i`` is a pure function of the seed and ``i``
+(pass ``i // batches_per_pass`` shuffles the digits with its own generator),
+so a resumed run starts at any batch without replaying the ones before.
+"""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from .data import DataError, validate_images
 
 
-def make_dataset(
-    images: np.ndarray,
-    batch_size: int = 50,
-    seed: int | None = None,
-    repeat: bool = True,
-    skip_batches: int = 0,
-) -> tf.data.Dataset:
+class DigitBatches(keras.utils.PyDataset):
     """Batches of float32 images in [0, 1], shape (batch_size, 28, 28, 1).
 
-    Shuffled anew each pass (reproducibly, from ``seed``), last partial batch
-    dropped so every step sees a full batch, prefetched so the next batch is
-    ready when the step ends. With ``repeat`` the dataset never ends; give
-    `fit` a ``steps_per_epoch``. ``skip_batches`` starts after that many
-    batches of the same sequence: a resumed run sees the batches it would
-    have seen had it not stopped.
+    Shuffled anew each pass over the digits (reproducibly, from ``seed``),
+    the last partial batch of each pass dropped so every step sees a full
+    batch. With ``repeat`` there is no end; give `fit` a
+    ``steps_per_epoch``. ``skip_batches`` starts after that many batches of
+    the same sequence: a resumed run sees the batches it would have seen had
+    it not stopped.
     """
-    images = validate_images(images)
-    batch_size = int(batch_size)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive; got {batch_size}.")
-    if len(images) < batch_size:
-        raise DataError(f"the dataset holds {len(images)} images, fewer than one batch of {batch_size}.")
-    ds = tf.data.Dataset.from_tensor_slices(images)
-    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    if skip_batches:
-        ds = ds.skip(int(skip_batches))  # before the float conversion: cheap
-    if images.dtype == np.uint8:
-        # Convert a whole batch at once, after shuffling the compact uint8s.
-        ds = ds.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+
+    def __init__(self, images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
+                 skip_batches: int = 0):
+        super().__init__()
+        self.images = validate_images(images)
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive; got {batch_size}.")
+        if len(self.images) < self.batch_size:
+            raise DataError(f"the dataset holds {len(self.images)} images, fewer than one batch of {self.batch_size}.")
+        self.batches_per_pass = len(self.images) // self.batch_size
+        self.seed = 0 if seed is None else int(seed)
+        self.repeat = bool(repeat)
+        self.skip_batches = int(skip_batches)
+        self._pass, self._order = None, None
+
+    @property
+    def num_batches(self) -> int | None:
+        return None if self.repeat else self.batches_per_pass - self.skip_batches
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        n_pass, i = divmod(int(index) + self.skip_batches, self.batches_per_pass)
+        if n_pass != self._pass:
+            self._pass = n_pass
+            self._order = np.random.default_rng([self.seed, n_pass]).permutation(len(self.images))
+        batch = self.images[self._order[i * self.batch_size:(i + 1) * self.batch_size]]
+        if batch.dtype == np.uint8:
+            return batch.astype(np.float32) / np.float32(255)
+        return batch.astype(np.float32, copy=False)
+
+
+def make_dataset(images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
+                 skip_batches: int = 0) -> DigitBatches:
+    """The training batches of ``images``: see `DigitBatches`."""
+    return DigitBatches(images, batch_size=batch_size, seed=seed, repeat=repeat, skip_batches=skip_batches)

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 
 from .data import file_kind
+from . import layers as _layers  # noqa: F401  (registers the custom layers, so files load)
 from .gan import GAN
 
 # What a .keras file of this package may declare, checked before Keras reads

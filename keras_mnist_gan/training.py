@@ -1,4 +1,4 @@
-"""One training run: data -> tf.data -> GAN.fit -> .keras files and pictures.
+"""One training run: data -> batches (PyDataset) -> GAN.fit -> .keras files and pictures.
 
 This is what ``keras-mnist-gan train`` runs; call it from Python the same way.
 """
@@ -191,8 +191,12 @@ def _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, 
 
         if EVALUATOR_PATH.is_file():
             common.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed))
-    common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids,
-               TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed)]
+    common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids]
+    if keras.backend.backend() == "tensorflow":
+        common.append(TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed))
+    else:
+        log(f"note: TensorBoard logs need the TensorFlow backend (this is {keras.backend.backend()}); "
+            "history.csv and curves.png have the same figures.")
     if verbose:
         common.append(StepProgress(steps, steps_per_epoch))
     history: dict = {}

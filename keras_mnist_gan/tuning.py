@@ -288,6 +288,7 @@ def run_search(
         tuner_obj = _progress_tuner(TUNERS[tuner])(hypermodel, max_trials=max_trials, **common)
     tuner_obj.log = log
     if not is_worker:
+        project_dir.mkdir(parents=True, exist_ok=True)  # keras-tuner's overwrite removes it
         (project_dir / SEARCH_CONFIG).write_text(json.dumps(settings, indent=2))
     if resuming:
         finished = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner_obj.oracle.trials.values())

@@ -28,6 +28,7 @@ def trained_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.core
 def test_train_writes_everything(trained_run):
     for name in ("gan.keras", "generator.keras", "history.csv", "samples.png", "config.json", "curves.png",
                  "progress.gif"):
@@ -51,6 +52,7 @@ def test_train_writes_everything(trained_run):
     assert int(gan.g_optimizer.iterations.numpy()) == 8  # 12 steps - 4 warm-up
 
 
+@pytest.mark.core
 def test_sample_png_and_npy(trained_run, tmp_path, capsys):
     png, npy = tmp_path / "d.png", tmp_path / "d.npy"
     assert main(["sample", "--model", str(trained_run / "generator.keras"), "-n", "10", "--out", str(png),

@@ -33,7 +33,7 @@ def test_diversity_measures_spread():
 def test_warns_when_the_discriminator_wins(tiny_images):
     # G barely learns while a fast D learns to reject its digits outright.
     gan = gan_with(lr_d=1e-3, lr_g=1e-9)
-    monitor, messages = play(gan, tiny_images, 60, window=10, grace_steps=0, diversity_threshold=0.0)
+    monitor, messages = play(gan, tiny_images, 120, window=10, grace_steps=0, diversity_threshold=0.0)
     kinds = [kind for _, kind, _ in monitor.events]
     assert kinds == ["d_wins"], messages
     step, _, text = monitor.events[0]

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from keras_mnist_gan import GAN
 from keras_mnist_gan.data import MnistData
@@ -32,6 +32,7 @@ def run(out, data, steps, **kw):
     return train(str(out), data, **args)
 
 
+@pytest.mark.core
 def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny):
     straight = run(tmp_path / "a", tiny, 10)
     run(tmp_path / "b", tiny, 5)
@@ -80,15 +81,16 @@ def test_a_run_written_before_a_preset_setting_existed_still_resumes(tmp_path, t
     assert run(tmp_path / "r", tiny, 6).resumed_from == 4
 
 
+@pytest.mark.core
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny, monkeypatch):
-    original = GAN.train_step
+    original = GAN.adversarial_step
 
     def poisoned(self, data):
         logs = original(self, data)
-        bad = tf.where(self.step > 7, float("nan"), 0.0)
+        bad = ops.where(self.step > 7, float("nan"), 0.0)
         return {k: (v + bad if "loss" in k else v) for k, v in logs.items()}
 
-    monkeypatch.setattr(GAN, "train_step", poisoned)
+    monkeypatch.setattr(GAN, "adversarial_step", poisoned)
     with pytest.raises(TrainingError, match=r"became nan at step 8.*last good checkpoint \(step 6\)"):
         run(tmp_path / "n", tiny, 20)
     assert int(load_gan(tmp_path / "n" / "gan.keras").step.numpy()) == 6
@@ -200,6 +202,7 @@ def test_a_finished_run_says_so_and_writes_nothing(tmp_path, tiny):
     assert stamps() == before
 
 
+@pytest.mark.core
 def test_a_resume_inside_an_epoch_continues_that_epoch(tmp_path, tiny):
     """Stopped at step 6 of an epoch of 4 (steps 5-8), the resumed run's
     row for step 8 averages all of steps 5-8, as the uninterrupted run's

@@ -1,6 +1,11 @@
 """The keras-tuner search: tiny budgets, real mechanics."""
 
+import importlib.util
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +14,8 @@ from keras_mnist_gan.data import MnistData
 from keras_mnist_gan.presets import PRESETS
 from keras_mnist_gan.saving import load_gan, load_generator
 from keras_mnist_gan.tuning import SearchError, SearchSpace, run_search
+
+REPO = Path(__file__).resolve().parent.parent
 
 TINY = PRESETS["stable"].with_(batch_size=16, warmup_steps=2)
 
@@ -89,3 +96,19 @@ def test_directory_holding_something_else(tmp_path, tiny_data):
     with pytest.raises(SearchError, match="not a keras-mnist-gan search"):
         search(tmp_path, tiny_data)
     assert (tmp_path / "p" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
+def test_gpu_search_script_runs_the_package_under_torch(tmp_path, tiny_npz):
+    """tuning/gpu_search.sh, the GPU machine's search, run here on the CPU:
+    the package's own tune command on the PyTorch backend."""
+    env = dict(os.environ, KERAS_BACKEND="torch", OUT=str(tmp_path / "out"),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    r = subprocess.run(["bash", str(REPO / "tuning" / "gpu_search.sh"), "run", "--data", str(tiny_npz),
+                        "--max-trials", "1", "--steps-per-trial", "8", "--warmup-steps", "2", "--quality-n", "50"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "on torch" in r.stdout
+    project = tmp_path / "out" / "lr_search"
+    assert (project / "trials.csv").is_file()
+    assert load_generator(project / "best_generator.keras").output_shape[1:] == (28, 28, 1)

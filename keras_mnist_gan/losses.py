@@ -1,0 +1,37 @@
+"""The adversarial game's losses, written once with `keras.ops`.
+
+All take logits (D's raw outputs) and return the mean over the batch; they
+run unchanged on every Keras backend. Scaling for several replicas is the
+gradient code's business (`backend`), not the losses'.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def _cross_entropy(target: float, logits):
+    return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
+
+
+def discriminator_real_loss(real_logits, label_smoothing: float = 0.0):
+    """D's loss on real digits: label 1, or ``1 - label_smoothing``
+    (one-sided label smoothing)."""
+    return _cross_entropy(1.0 - label_smoothing, real_logits)
+
+
+def discriminator_fake_loss(fake_logits):
+    """D's loss on generated digits: label 0."""
+    return _cross_entropy(0.0, fake_logits)
+
+
+def generator_loss(fake_logits):
+    """G's "non-saturating" loss: make D say 1 on its digits. It keeps a
+    gradient when D is confident, unlike minimising log(1 - D(G(z)))."""
+    return _cross_entropy(1.0, fake_logits)
+
+
+def r1_penalty(slopes, gamma: float):
+    """The R1 penalty (Mescheder et al. 2018), ``gamma / 2 * E ||grad_x D(x)||^2``
+    over real digits, from ``slopes`` = grad_x D(x)."""
+    return 0.5 * gamma * ops.mean(ops.sum(ops.square(slopes), axis=tuple(range(1, len(slopes.shape)))))
