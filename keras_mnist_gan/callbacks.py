@@ -9,6 +9,7 @@ import time
 import keras
 import numpy as np
 
+from .gan import generator_inputs
 from .images import save_grid
 
 
@@ -256,11 +257,15 @@ class QualityMetrics(keras.callbacks.Callback):
 
         if self._real_feats is None:
             self._real_feats, _ = self.evaluator.features_and_probs(self.real)
-        digits = self.model.generate(self.n, seed=self.seed)
+        conditional = self.model.num_classes is not None
+        labels = np.arange(self.n) % self.model.num_classes if conditional else None
+        digits = self.model.generate(self.n, seed=self.seed, labels=labels)
         feats, probs = self.evaluator.features_and_probs(digits)
         if not (np.isfinite(feats).all() and np.isfinite(probs).all()):
             nan = float("nan")
             self.last = {"val_fid": nan, "val_score": nan, "val_class_entropy": nan, "val_rarest_class": nan}
+            if conditional:
+                self.last["val_accuracy"] = nan
         else:
             spread = class_spread(probs)
             self.last = {
@@ -269,6 +274,9 @@ class QualityMetrics(keras.callbacks.Callback):
                 "val_class_entropy": spread["class_entropy_bits"],
                 "val_rarest_class": spread["rarest_class_share"],
             }
+            if conditional:
+                # How often the evaluator sees the digit that was asked for.
+                self.last["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == labels))
         if logs is not None:
             logs.update(self.last)
 
@@ -332,7 +340,8 @@ class SampleGrid(keras.callbacks.Callback):
         self.noise = np.random.default_rng(self.seed).standard_normal((self.n, self.model.noise_dim)).astype("float32")
 
     def on_epoch_end(self, epoch, logs=None):
-        images = self.model.sampler.predict(self.noise, verbose=0)
+        sampler = self.model.sampler
+        images = sampler.predict(generator_inputs(sampler, self.noise), verbose=0)
         step = int(self.model.step.numpy())
         path = os.path.join(self.directory, f"step_{step:07d}.png")
         self.paths.append(save_grid(images, path))

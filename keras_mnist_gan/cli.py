@@ -35,6 +35,13 @@ def _digit_count(text: str) -> int:
     return value
 
 
+def _digit_class(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value > 9:
+        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {value}")
+    return value
+
+
 def _nonnegative_int(text: str) -> int:
     try:
         value = int(text)
@@ -120,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)")
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
+    t.add_argument("--conditional", action="store_true",
+                   help="a class-conditional GAN: digits on request (sample --digit D); needs labelled data")
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
     t.add_argument("--quality-n", type=_nonnegative_int, default=1000,
                    help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default 1000)")
@@ -143,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_nonnegative_int, help="noise seed, for repeatable digits")
     s.add_argument("--cols", type=_digit_count, help="grid columns (default: square; with --interpolate 10)")
+    s.add_argument("--digit", type=_digit_class,
+                   help="conditional models: draw this digit (0-9) only; default one row per digit")
     s.add_argument("--interpolate", action="store_true",
                    help="walk between random points of the noise space: each grid row is one walk; "
                         "with --out *.gif an animation of n digits morphing through 4 points")
@@ -189,8 +200,11 @@ def _evaluate(args) -> None:
     import json
 
     from .data import load_mnist
+    import numpy as np
+
     from .evaluation import Evaluator, quality, real_floor
     from .gan import generate
+    from .models import num_classes_of
     from .images import write_atomic
     from .saving import load_generator
 
@@ -201,8 +215,11 @@ def _evaluate(args) -> None:
     data = load_mnist(args.data)
     n = min(args.n, len(data.x_test))
     mem = not args.no_memorisation
-    digits = generate(generator, n, seed=args.seed)
-    ours = quality(evaluator, digits, data.x_test[:n], data.x_train if mem else None, memorisation=mem)
+    classes = num_classes_of(generator)
+    # A conditional generator is asked for each digit in equal numbers.
+    labels = None if classes is None else np.arange(n) * classes // n
+    digits = generate(generator, n, seed=args.seed, labels=labels)
+    ours = quality(evaluator, digits, data.x_test[:n], data.x_train if mem else None, memorisation=mem, labels=labels)
     floor = real_floor(evaluator, data.x_train, data.x_test, n, seed=args.seed, memorisation=mem)
     rows = [("FID (lower is better)", "fid", "{:.3f}"), ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
             ("class entropy, bits (max 3.32)", "class_entropy_bits", "{:.3f}"),
@@ -214,6 +231,9 @@ def _evaluate(args) -> None:
         if key in ours:
             print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
     print("class shares: " + " ".join(f"{i}:{s:.3f}" for i, s in enumerate(ours["class_share"])))
+    if labels is not None:
+        print(f"recognised as the digit asked for: {ours['accuracy']:.4f} overall; per digit "
+              + " ".join(f"{i}:{a:.3f}" for i, a in enumerate(ours["accuracy_per_class"])))
     if args.json:
         figures = {"model": args.model, "n": n, "data": data.source, "generator": ours, "real_floor": floor}
         write_atomic(args.json, lambda f: f.write(json.dumps(figures, indent=2).encode()))
@@ -260,6 +280,7 @@ def _train(args) -> None:
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
         ema_decay=args.ema_decay, r1_gamma=args.r1_gamma,
         two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
+        conditional=True if args.conditional else None,
     )
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
@@ -292,8 +313,9 @@ def _sample(args) -> None:
     import numpy as np
 
     from .evaluation import shipped_model
-    from .gan import generate
+    from .gan import generate, generator_inputs
     from .images import image_format, save_grid, write_atomic
+    from .models import noise_dim_of, num_classes_of
     from .saving import load_generator
 
     # Everything about the output is checked before the model loads.
@@ -307,24 +329,38 @@ def _sample(args) -> None:
     for target in filter(None, (args.out, args.npy)):
         _writable_dir(os.path.dirname(target) or ".")
     generator = load_generator(args.model or shipped_model("generator.keras"))
+    classes = num_classes_of(generator)
+    if args.digit is not None and classes is None:
+        raise ValueError(f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
+                         "particular class); use a conditional one (train --conditional, or "
+                         "saved_models/conditional_generator.keras).")
     if args.interpolate:
         from .visuals import interpolation_gif, interpolation_noise
 
         if animate:
             n = args.n or 16
-            interpolation_gif(generator, args.out, n=n, seed=args.seed)
+            interpolation_gif(generator, args.out, n=n, seed=args.seed, labels=args.digit)
             print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
             return
         cols = args.cols or 10
         n = args.n or 80
-        noise = interpolation_noise(int(generator.input_shape[-1]), rows=-(-n // cols), steps=cols, seed=args.seed)
-        digits = generator.predict(noise, verbose=0)
+        noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)
+        labels = None if classes is None else (args.digit if args.digit is not None
+                                                else np.arange(len(noise)) // cols % classes)
+        digits = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
         save_grid(digits, args.out, ncols=cols)
         print(f"wrote {args.out}: {len(digits) // cols} walks of {cols} steps between random noise points")
         return
-    n = args.n or 64
-    digits = generate(generator, n, seed=args.seed)
-    save_grid(digits, args.out, ncols=args.cols)
+    labels, cols, n = None, args.cols, args.n or 64
+    if classes is not None and args.digit is not None:
+        labels = args.digit
+    elif classes is not None:
+        # One row per digit, 0 to 9 (and round again).
+        cols = cols or 10
+        n = args.n or cols * classes
+        labels = np.arange(n) // cols % classes
+    digits = generate(generator, n, seed=args.seed, labels=labels)
+    save_grid(digits, args.out, ncols=cols)
     written = [args.out]
     if args.npy:
         write_atomic(args.npy, lambda f: np.save(f, digits))

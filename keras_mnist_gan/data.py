@@ -306,6 +306,21 @@ def validate_split(x_train, y_train, x_test, y_test, where: str):
     return x_train, y_train, x_test, y_test
 
 
+NUM_CLASSES = 10
+
+
+def validate_labels(y, n: int, where: str = "labels") -> np.ndarray:
+    """Check that ``y`` holds ``n`` digit labels 0-9; return them as int32 (n,)."""
+    if y is None:
+        raise DataError(f"{where}: the data has no labels (y_train); a conditional GAN needs them.")
+    y = np.asarray(y).reshape(-1) if np.ndim(y) == 2 and np.shape(y)[-1] == 1 else np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise DataError(f"{where}: expected {n} labels, shape ({n},); got shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer) or (n and (y.min() < 0 or y.max() >= NUM_CLASSES)):
+        raise DataError(f"{where}: labels must be whole numbers from 0 to {NUM_CLASSES - 1}.")
+    return y.astype(np.int32)
+
+
 def validate_images(x, where: str = "images") -> np.ndarray:
     """Check that ``x`` holds 28x28 single-channel digits; return it as
     (N, 28, 28, 1), uint8 in [0, 255] or float32 in [0, 1] as given."""

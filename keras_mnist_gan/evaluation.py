@@ -153,12 +153,25 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 
     return out
 
 
-def quality(evaluator: Evaluator, images, real_test, real_train=None, memorisation: bool = True) -> dict:
+def requested_accuracy(probs: np.ndarray, labels: np.ndarray) -> dict:
+    """How often the evaluator recognises the digit that was asked for:
+    overall and per class (a conditional generator's digits)."""
+    labels = np.asarray(labels)
+    hit = probs.argmax(axis=1) == labels
+    classes = range(probs.shape[1])
+    return {"accuracy": float(hit.mean()),
+            "accuracy_per_class": [float(hit[labels == c].mean()) if (labels == c).any() else float("nan")
+                                   for c in classes]}
+
+
+def quality(evaluator: Evaluator, images, real_test, real_train=None, memorisation: bool = True,
+            labels: np.ndarray | None = None) -> dict:
     """Every figure for ``images`` against the real test digits ``real_test``.
 
     ``real_train`` (the generator's training digits) is needed for the
     memorisation check; without it, or with ``memorisation=False``, that
-    figure is left out.
+    figure is left out. ``labels``: the digit each image was asked to be
+    (a conditional generator): adds `requested_accuracy`.
     """
     images, real_test = to_float(images), to_float(real_test)
     feats, probs = evaluator.features_and_probs(images)
@@ -170,6 +183,8 @@ def quality(evaluator: Evaluator, images, real_test, real_train=None, memorisati
         "mean_confidence": float(probs.max(axis=1).mean()),
         **class_spread(probs),
     }
+    if labels is not None:
+        out.update(requested_accuracy(probs, labels))
     if memorisation and real_train is not None:
         test_nn = nearest_distances(real_test, real_train)
         threshold = float(np.percentile(test_nn, 5))

@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from . import backend, losses
+from .models import noise_dim_of, num_classes_of
 
 
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
@@ -48,11 +49,17 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.generator = generator
-        self.noise_dim = int(generator.input_shape[-1])
-        if tuple(generator.output_shape[1:]) != tuple(discriminator.input_shape[1:]):
+        self.noise_dim = noise_dim_of(generator)
+        # Conditional models take labels (see models.py); both or neither.
+        self.num_classes = num_classes_of(generator)
+        if self.num_classes != num_classes_of(discriminator):
+            raise ValueError(f"The generator takes labels of {self.num_classes} classes but the discriminator of "
+                             f"{num_classes_of(discriminator)}: both must be conditional on the same classes, or neither.")
+        image_shape = tuple(discriminator.inputs[0].shape[1:])
+        if tuple(generator.output_shape[1:]) != image_shape:
             raise ValueError(
                 f"The generator makes images of shape {generator.output_shape[1:]} but the "
-                f"discriminator expects {discriminator.input_shape[1:]}."
+                f"discriminator expects {image_shape}."
             )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -209,15 +216,15 @@ class GAN(keras.Model):
         """One round of the game on a batch of real digits: D step, G step,
         trackers. The seed recipe's pieces (a second D optimizer, R1, the
         warm-up, the weight average) each sit in their own method."""
-        real = data[0] if isinstance(data, (tuple, list)) else data
+        real, labels = self._unpack(data)
         batch = ops.shape(real)[0]
-        fake = ops.stop_gradient(self.generator(self.sample_noise(batch), training=True))
-        d_logs = self._discriminator_step(real, fake)
+        fake = ops.stop_gradient(self._G(self.sample_noise(batch), labels))
+        d_logs = self._discriminator_step(real, fake, labels)
         if self._generator_frozen:
             # D warms up alone; G's loss is still reported, from D's pass.
             g_loss = losses.generator_loss(d_logs["fake_logits"])
         else:
-            g_loss = self._generator_step(self.sample_noise(batch))
+            g_loss = self._generator_step(self.sample_noise(batch), labels)
             if self.ema_generator is not None:
                 self._update_ema()
         self.step.assign_add(1)
@@ -231,29 +238,48 @@ class GAN(keras.Model):
             self.d_r1_tracker.update_state(d_logs["r1"])
         return {m.name: m.result() for m in self.metrics}
 
-    def _discriminator_step(self, real, fake):
+    def _unpack(self, data):
+        """A batch is images, or (images, labels) for conditional models:
+        the fakes of a step are drawn for the real digits' labels."""
+        if not isinstance(data, (tuple, list)):
+            data = (data,)
+        if self.num_classes is None:
+            return data[0], None
+        if len(data) < 2 or data[1] is None:
+            raise ValueError("a conditional GAN trains on (images, labels) batches.")
+        return data[0], ops.cast(ops.reshape(data[1], (-1,)), "int32")
+
+    def _G(self, noise, labels):
+        return self.generator(noise if labels is None else [noise, labels], training=True)
+
+    def _D(self, images, labels):
+        return self.discriminator(images if labels is None else [images, labels], training=True)
+
+    def _discriminator_step(self, real, fake, labels=None):
         """D learns real -> 1, fake -> 0. With ``d_fake_optimizer`` (the
         original's two trainers) each half has its own gradient and
         optimizer, both taken at the same weights."""
         d_vars = self.discriminator.trainable_variables
+        losses_of = lambda r, f: lambda: self._discriminator_losses(r, f, labels)  # noqa: E731
         if self.d_fake_optimizer is None:
-            (_, logs), grads = self._backend.value_and_grad(lambda: self._discriminator_losses(real, fake), d_vars)
+            (_, logs), grads = self._backend.value_and_grad(losses_of(real, fake), d_vars)
             self._backend.apply_gradients(self.d_optimizer, grads, d_vars)
             return logs
-        (_, logs), real_grads = self._backend.value_and_grad(lambda: self._discriminator_losses(real, None), d_vars)
-        (_, fake_logs), fake_grads = self._backend.value_and_grad(lambda: self._discriminator_losses(None, fake), d_vars)
+        (_, logs), real_grads = self._backend.value_and_grad(losses_of(real, None), d_vars)
+        (_, fake_logs), fake_grads = self._backend.value_and_grad(losses_of(None, fake), d_vars)
         self._backend.apply_gradients(self.d_optimizer, real_grads, d_vars)
         self._backend.apply_gradients(self.d_fake_optimizer, fake_grads, d_vars)
         return {**logs, **fake_logs}
 
-    def _discriminator_losses(self, real, fake):
+    def _discriminator_losses(self, real, fake, labels=None):
         """D's loss on ``real`` and/or ``fake`` digits, and what to report."""
-        D = lambda x: self.discriminator(x, training=True)  # noqa: E731
+        D = lambda x: self._D(x, labels)  # noqa: E731
         logs, loss = {}, 0.0
         if real is not None and fake is not None and not self.r1_gamma:
             # One call on the stacked batch: D has no batch statistics, so
             # this equals two calls, and larger matmuls run faster.
-            logits = D(ops.concatenate([real, fake], axis=0))
+            both = None if labels is None else ops.concatenate([labels, labels], axis=0)
+            logits = self._D(ops.concatenate([real, fake], axis=0), both)
             logs["real_logits"], logs["fake_logits"] = logits[: ops.shape(real)[0]], logits[ops.shape(real)[0]:]
         else:
             if real is not None:
@@ -273,12 +299,12 @@ class GAN(keras.Model):
             loss = loss + logs["fake_loss"]
         return loss, logs
 
-    def _generator_step(self, noise):
+    def _generator_step(self, noise, labels=None):
         """G learns to make D say 1 on fresh digits."""
         g_vars = self.generator.trainable_variables
 
         def loss_fn():
-            logits = self.discriminator(self.generator(noise, training=True), training=True)
+            logits = self._D(self._G(noise, labels), labels)
             return losses.generator_loss(logits), {}
 
         (loss, _), grads = self._backend.value_and_grad(loss_fn, g_vars)
@@ -296,10 +322,10 @@ class GAN(keras.Model):
 
     # --- sampling -------------------------------------------------------------
 
-    def call(self, noise, training=False):
-        return self.generator(noise, training=training)
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
 
-    def generate(self, n: int, seed: int | None = None, batch_size: int = 500) -> np.ndarray:
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 500, labels=None) -> np.ndarray:
         """``n`` digits as a float32 array (n, 28, 28, 1) in [0, 1].
 
         Uses the generator in inference mode: BatchNormalization applies its
@@ -398,20 +424,45 @@ def calibrate_batchnorm(generator: keras.Model, n: int = 512, seed: int = 0) -> 
     writes the population statistics instead ("precise BatchNorm"); after
     it, inference mode draws what training mode draws, digit by digit.
     """
-    bns = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    noise = np.random.default_rng(seed).standard_normal((int(n), int(generator.input_shape[-1]))).astype("float32")
+    bns = [layer for layer in _layers_within(generator) if isinstance(layer, keras.layers.BatchNormalization)]
+    noise = np.random.default_rng(seed).standard_normal((int(n), noise_dim_of(generator))).astype("float32")
     momenta = [bn.momentum for bn in bns]
     try:
         for bn in bns:
             bn.momentum = 0.0
-        generator(noise, training=True)
+        generator(generator_inputs(generator, noise), training=True)  # every class in turn
     finally:
         for bn, m in zip(bns, momenta):
             bn.momentum = m
 
 
+def _layers_within(model: keras.Model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers_within(layer)
+
+
+def generator_inputs(generator: keras.Model, noise: np.ndarray, labels=None):
+    """What ``generator`` takes for ``noise``: the noise itself, or
+    ``[noise, labels]`` for a conditional generator, ``labels`` one int for
+    every digit or one per digit (default 0, 1, ..., 9, 0, 1, ... in turn)."""
+    classes = num_classes_of(generator)
+    if classes is None:
+        if labels is not None:
+            raise ValueError("this generator is unconditional: it draws digits of no particular class, so it "
+                             "takes no labels.")
+        return noise
+    if labels is None:
+        labels = np.arange(len(noise)) % classes
+    labels = np.broadcast_to(np.asarray(labels), (len(noise),))
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"labels must be whole numbers from 0 to {classes - 1}.")
+    return [noise, labels.astype("int32")]
+
+
 def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500,
-             chunk: int = 10_000) -> np.ndarray:
+             chunk: int = 10_000, labels=None) -> np.ndarray:
     """Draw ``n`` digits from ``generator`` (inference mode), float32 in [0, 1].
 
     Works through ``chunk`` digits at a time (rounded to whole batches) into
@@ -424,13 +475,18 @@ def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size
     n, batch_size = int(n), int(batch_size)
     if n < 1:
         raise ValueError(f"n must be a positive number of digits; got {n}.")
-    noise_dim = int(generator.input_shape[-1])
+    noise_dim = noise_dim_of(generator)
     rng = np.random.default_rng(seed)
+    if num_classes_of(generator) is not None:
+        labels = generator_inputs(generator, np.empty((n, 0)), labels)[1]  # checked, one per digit
+    else:
+        generator_inputs(generator, np.empty((0, 0)), labels)  # refuses labels
     step = batch_size * max(1, int(chunk) // batch_size)
     out = None
     for start in range(0, n, step):
         noise = rng.standard_normal((min(step, n - start), noise_dim)).astype("float32")
-        part = generator.predict(noise, batch_size=batch_size, verbose=0)
+        part_labels = None if labels is None else labels[start:start + len(noise)]
+        part = generator.predict(generator_inputs(generator, noise, part_labels), batch_size=batch_size, verbose=0)
         if out is None:
             out = np.empty((n, *part.shape[1:]), np.float32)
         out[start:start + len(part)] = part

@@ -18,6 +18,8 @@ import sys
 import keras
 import numpy as np
 
+from .gan import generator_inputs
+
 from .data import to_float
 
 
@@ -121,7 +123,8 @@ class GameHealth(keras.callbacks.Callback):
             "gets almost no gradient. Try a lower lr_D or a higher lr_G, or label smoothing (the stable preset)."))
 
     def _check_collapse(self, step):
-        digits = keras.ops.convert_to_numpy(self.model.generator(self.noise, training=True))
+        digits = keras.ops.convert_to_numpy(self.model.generator(generator_inputs(self.model.generator, self.noise),
+                                                                 training=True))
         ratio = diversity(digits) / max(self.real_diversity, 1e-12)
         self._report("collapse", ratio < self.diversity_threshold, step, (
             f"step {step}: the generator is collapsing: {self.n} digits from different noise are only "

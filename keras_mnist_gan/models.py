@@ -38,25 +38,50 @@ def _seeds(seed: int | None, n: int) -> list[int | None]:
     return [None if seed is None else seed + i for i in range(n)]
 
 
-def build_discriminator(seed_init: bool = True, seed: int | None = None) -> keras.Sequential:
-    """The 28x28x1 -> logit discriminator of the original design."""
-    s = _seeds(seed, 4)
-    return keras.Sequential(
-        [
-            keras.Input(IMAGE_SHAPE),
-            layers.Conv2D(32, 5, padding="same", activation="relu",
-                          kernel_initializer=_init(seed_init, s[0]), name="d_conv1"),
-            layers.AveragePooling2D(2, name="d_pool1"),
-            layers.Conv2D(64, 5, padding="same", activation="relu",
-                          kernel_initializer=_init(seed_init, s[1]), name="d_conv2"),
-            layers.AveragePooling2D(2, name="d_pool2"),
-            layers.Flatten(name="d_flatten"),
-            layers.Dense(1024, activation="relu",
-                         kernel_initializer=_init(seed_init, s[2]), name="d_dense1"),
-            layers.Dense(1, kernel_initializer=_init(seed_init, s[3]), name="d_logit"),
-        ],
-        name="discriminator",
-    )
+# The conditional models' label codes: a 16-d embedding joined to the
+# noise (G), and a projection on D's 1024 features.
+LABEL_EMBEDDING_DIM = 16
+
+
+def build_discriminator(seed_init: bool = True, seed: int | None = None,
+                        num_classes: int | None = None) -> keras.Model:
+    """The 28x28x1 -> logit discriminator of the original design.
+
+    With ``num_classes`` it also takes each digit's label (int) and becomes a
+    projection discriminator (Miyato and Koyama 2018): the logit plus the
+    inner product of a learned label embedding with D's 1024 features. It
+    adds one embedding to the original layers and asks "is this a real
+    digit of this class?" directly, without changing the image path.
+    """
+    s = _seeds(seed, 5)
+    trunk = [
+        layers.Conv2D(32, 5, padding="same", activation="relu",
+                      kernel_initializer=_init(seed_init, s[0]), name="d_conv1"),
+        layers.AveragePooling2D(2, name="d_pool1"),
+        layers.Conv2D(64, 5, padding="same", activation="relu",
+                      kernel_initializer=_init(seed_init, s[1]), name="d_conv2"),
+        layers.AveragePooling2D(2, name="d_pool2"),
+        layers.Flatten(name="d_flatten"),
+        layers.Dense(1024, activation="relu", kernel_initializer=_init(seed_init, s[2]), name="d_dense1"),
+    ]
+    logit = layers.Dense(1, kernel_initializer=_init(seed_init, s[3]), name="d_logit")
+    if not num_classes:
+        return keras.Sequential([keras.Input(IMAGE_SHAPE), *trunk, logit], name="discriminator")
+    _check_classes(num_classes)
+    features = keras.Sequential([keras.Input(IMAGE_SHAPE), *trunk], name="d_features")
+    image = keras.Input(IMAGE_SHAPE, name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    h = features(image)
+    code = layers.Embedding(int(num_classes), 1024, embeddings_initializer=_init(seed_init, s[4]),
+                            name="d_label_embedding")(label)
+    projection = layers.Dot(axes=1, name="d_projection")([code, h])
+    return keras.Model([image, label], layers.Add(name="d_logit_of_class")([logit(h), projection]),
+                       name="conditional_discriminator")
+
+
+def _check_classes(num_classes) -> None:
+    if not 2 <= int(num_classes) <= 1000:
+        raise ValueError(f"num_classes must be between 2 and 1000; got {num_classes}.")
 
 
 def _upsample(interpolation: str, name: str) -> layers.Layer:
@@ -71,12 +96,15 @@ def build_generator(
     interpolation: str = "bicubic",
     seed_init: bool = True,
     seed: int | None = None,
-) -> keras.Sequential:
+    num_classes: int | None = None,
+) -> keras.Model:
     """The noise -> 28x28x1 generator of the original design; pixels in [0, 1].
 
     ``interpolation`` picks the upsampling between the strided convolutions;
     "bicubic" (the original) uses `BicubicResize`, anything else Keras's
-    `Resizing` layer with that interpolation.
+    `Resizing` layer with that interpolation. With ``num_classes`` it takes
+    ``[noise, label]``: a 16-d embedding of the label is joined to the noise
+    before the first Dense layer (the rest is the original, unchanged).
     """
     from .presets import MAX_NOISE_DIM
 
@@ -84,10 +112,11 @@ def build_generator(
         raise ValueError(f"noise_dim must be between 4 (the convolutions use noise_dim/4 filters) and {MAX_NOISE_DIM}; "
                          f"got {noise_dim}.")
     noise_dim = int(noise_dim)
-    s = _seeds(seed, 4)
-    return keras.Sequential(
+    s = _seeds(seed, 5)
+    code_dim = LABEL_EMBEDDING_DIM if num_classes else 0
+    body = keras.Sequential(
         [
-            keras.Input((noise_dim,)),
+            keras.Input((noise_dim + code_dim,)),
             layers.Dense(56 * 56, kernel_initializer=_init(seed_init, s[0]), name="g_dense"),
             layers.Reshape((56, 56, 1), name="g_reshape"),
             layers.BatchNormalization(epsilon=1e-5, name="g_bn1"),
@@ -105,5 +134,28 @@ def build_generator(
             StridedPointwiseConv2D(1, 1, strides=2, padding="same", activation="sigmoid",
                                    kernel_initializer=_init(seed_init, s[3]), name="g_pixels"),
         ],
-        name="generator",
+        name="generator" if not num_classes else "g_body",
     )
+    if not num_classes:
+        return body
+    _check_classes(num_classes)
+    noise = keras.Input((noise_dim,), name="noise")
+    label = keras.Input((), dtype="int32", name="label")
+    code = layers.Embedding(int(num_classes), code_dim, embeddings_initializer=_init(seed_init, s[4]),
+                            name="g_label_embedding")(label)
+    joined = layers.Concatenate(name="g_noise_and_label")([noise, code])
+    return keras.Model([noise, label], body(joined), name="conditional_generator")
+
+
+def num_classes_of(model: keras.Model) -> int | None:
+    """The number of classes a conditional generator or discriminator takes
+    labels of; None for the unconditional ones."""
+    for layer in model.layers:
+        if isinstance(layer, layers.Embedding):
+            return int(layer.input_dim)
+    return None
+
+
+def noise_dim_of(generator: keras.Model) -> int:
+    """The length of the noise vector ``generator`` takes."""
+    return int(generator.inputs[0].shape[-1])

@@ -11,11 +11,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .data import DataError, validate_images
+from .data import DataError, validate_images, validate_labels
 
 
 class DigitBatches(keras.utils.PyDataset):
-    """Batches of float32 images in [0, 1], shape (batch_size, 28, 28, 1).
+    """Batches of float32 images in [0, 1], shape (batch_size, 28, 28, 1),
+    or ``(images, labels)`` with int32 labels when ``labels`` are given.
 
     Shuffled anew each pass over the digits (reproducibly, from ``seed``),
     the last partial batch of each pass dropped so every step sees a full
@@ -26,9 +27,10 @@ class DigitBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
-                 skip_batches: int = 0):
+                 skip_batches: int = 0, labels: np.ndarray | None = None):
         super().__init__()
         self.images = validate_images(images)
+        self.labels = None if labels is None else validate_labels(labels, len(self.images))
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive; got {batch_size}.")
@@ -44,18 +46,20 @@ class DigitBatches(keras.utils.PyDataset):
     def num_batches(self) -> int | None:
         return None if self.repeat else self.batches_per_pass - self.skip_batches
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int):
         n_pass, i = divmod(int(index) + self.skip_batches, self.batches_per_pass)
         if n_pass != self._pass:
             self._pass = n_pass
             self._order = np.random.default_rng([self.seed, n_pass]).permutation(len(self.images))
-        batch = self.images[self._order[i * self.batch_size:(i + 1) * self.batch_size]]
-        if batch.dtype == np.uint8:
-            return batch.astype(np.float32) / np.float32(255)
-        return batch.astype(np.float32, copy=False)
+        chosen = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        batch = self.images[chosen]
+        batch = batch.astype(np.float32) / np.float32(255) if batch.dtype == np.uint8 else batch.astype(np.float32)
+        return batch if self.labels is None else (batch, self.labels[chosen])
 
 
 def make_dataset(images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
-                 skip_batches: int = 0) -> DigitBatches:
-    """The training batches of ``images``: see `DigitBatches`."""
-    return DigitBatches(images, batch_size=batch_size, seed=seed, repeat=repeat, skip_batches=skip_batches)
+                 skip_batches: int = 0, labels: np.ndarray | None = None) -> DigitBatches:
+    """The training batches of ``images`` (with ``labels``: ``(images,
+    labels)`` batches, for a conditional GAN): see `DigitBatches`."""
+    return DigitBatches(images, batch_size=batch_size, seed=seed, repeat=repeat, skip_batches=skip_batches,
+                        labels=labels)

@@ -23,6 +23,9 @@ class Preset:
     noise_dim: int = 100
     ema_decay: float | None = None
     r1_gamma: float = 0.0
+    # Class-conditional models (models.py): digits on request, trained on
+    # (images, labels). The architecture otherwise stays the seed one.
+    conditional: bool = False
 
     def with_(self, **changes) -> "Preset":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
 from .callbacks import (CalibrateBatchNorm, Checkpoint, ContinueEpoch, DiscriminatorWarmup, HistoryCSV, QualityMetrics,
                         SampleGrid, StepProgress, StopAfterMinutes, StopAtStep, StopOnNonFinite)
-from .data import MnistData, load_mnist, validate_images
+from .data import NUM_CLASSES, MnistData, load_mnist, validate_images, validate_labels
 from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
@@ -42,9 +43,10 @@ class RunResult:
 
 def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
     """A compiled GAN of the seed architecture with the preset's optimizers."""
+    classes = NUM_CLASSES if preset.conditional else None
     gan = GAN(
-        build_discriminator(seed=seed),
-        build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100),
+        build_discriminator(seed=seed, num_classes=classes),
+        build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100, num_classes=classes),
         seed=seed,
         ema_decay=preset.ema_decay,
     )
@@ -126,6 +128,12 @@ def train(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
+    labels = None
+    if preset.conditional:
+        if data.y_train is None:
+            raise TrainingError(f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
+                                "digits of each class from labelled digits.")
+        labels = validate_labels(data.y_train, len(images), f"{data.source}: y_train")
     batches_per_pass = len(images) // preset.batch_size
     if batches_per_pass < 1:
         raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
@@ -162,7 +170,7 @@ def train(
             gan = build_gan(preset, seed=seed)
             done = 0
         write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
-        return _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, done, resuming, seed,
+        return _fit_run(gan, out_dir, files, data, (images, labels), preset, steps, steps_per_epoch, done, resuming, seed,
                         quality_n, verbose, checkpoint_every, health, stop_on_failure, minutes, started,
                         seconds_before, log)
 
@@ -175,8 +183,9 @@ def _check_warmup(steps: int, generator_start: int) -> None:
             "(--steps) or a shorter warm-up (--warmup-steps).")
 
 
-def _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, done, resuming, seed, quality_n,
+def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_per_epoch, done, resuming, seed, quality_n,
              verbose, checkpoint_every, health, stop_on_failure, minutes, started, seconds_before, log) -> RunResult:
+    images, labels = images_and_labels
     nonfinite = StopOnNonFinite()
     checkpoint = Checkpoint(files["gan"], checkpoint_every)
     grids = SampleGrid(os.path.join(out_dir, "samples"), n=64, seed=seed)
@@ -207,7 +216,7 @@ def _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, 
             # only finishes what is left of it.
             warmup = preset.warmup_steps if step == 0 else max(0, int(gan.generator_start.numpy()) - step)
             first = [DiscriminatorWarmup(warmup)] + ([ContinueEpoch()] if step % steps_per_epoch else [])
-            ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=step)
+            ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=step, labels=labels)
             fitted = gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=epoch_steps,
                              callbacks=first + common, verbose=0, shuffle=False)
             for key, values in fitted.history.items():
@@ -226,7 +235,10 @@ def _fit_run(gan, out_dir, files, data, images, preset, steps, steps_per_epoch, 
     gan.calibrate_batchnorm()
     checkpoint.save()
     save_model_atomic(gan.sampler, files["generator"])
-    save_grid(gan.generate(64, seed=seed), files["samples"])
+    if gan.num_classes is None:
+        save_grid(gan.generate(64, seed=seed), files["samples"])
+    else:  # one row per digit
+        save_grid(gan.generate(100, seed=seed, labels=np.arange(100) // 10 % gan.num_classes), files["samples"], ncols=10)
     plot_history(files["history"], files["curves"])
     make_gif(run_frames(grids.directory), files["progress"])
     if monitor is not None and monitor.message:

@@ -39,7 +39,10 @@ class TensorBoardLogger(keras.callbacks.Callback):
         import tensorflow as tf
 
         step = int(self.model.step.numpy())
-        picture = grid(self.model.sampler.predict(self.noise, verbose=0))
+        from .gan import generator_inputs
+
+        sampler = self.model.sampler
+        picture = grid(sampler.predict(generator_inputs(sampler, self.noise), verbose=0))
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
                 if np.ndim(value) == 0 and math.isfinite(float(value)):
@@ -130,11 +133,16 @@ def interpolation_noise(noise_dim: int, rows: int = 8, steps: int = 10, seed: in
     return np.concatenate([slerp(a, b, t) for a, b in ends]).astype("float32")
 
 
-def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n: int = 16, seed: int | None = None) -> str:
+def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n: int = 16, seed: int | None = None,
+                      labels=None) -> str:
     """A looping GIF of a grid of ``n`` digits, each walking through
-    ``points`` random noise points (and back to the first)."""
+    ``points`` random noise points (and back to the first); a conditional
+    generator draws ``labels`` (default 0, 1, ..., 9, 0, ... in turn)."""
+    from .gan import generator_inputs
+    from .models import noise_dim_of
+
     rng = np.random.default_rng(seed)
-    dim = int(generator.input_shape[-1])
+    dim = noise_dim_of(generator)
     keys = rng.standard_normal((points, n, dim))
     t = np.linspace(0.0, 1.0, steps, endpoint=False)
     frames = []
@@ -142,6 +150,7 @@ def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n:
         a, b = keys[k], keys[(k + 1) % points]
         path_noise = np.stack([slerp(a[i], b[i], t) for i in range(n)], axis=1)  # (steps, n, dim)
         for z in path_noise.astype("float32"):
-            frames.append(Image.fromarray(grid(generator.predict(z, verbose=0), scale=3), mode="L"))
+            digits = generator.predict(generator_inputs(generator, z, labels), verbose=0)
+            frames.append(Image.fromarray(grid(digits, scale=3), mode="L"))
     return write_atomic(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
                                                        duration=80, loop=0))
