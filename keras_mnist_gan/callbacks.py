@@ -11,6 +11,7 @@ import numpy as np
 
 from .gan import generator_inputs
 from .images import save_grid
+from .presets import GRID_DIGITS
 
 
 class DiscriminatorWarmup(keras.callbacks.Callback):
@@ -327,7 +328,7 @@ class SampleGrid(keras.callbacks.Callback):
     digit evolves over the run.
     """
 
-    def __init__(self, directory: str, n: int = 64, seed: int = 0):
+    def __init__(self, directory: str, n: int = GRID_DIGITS, seed: int = 0):
         super().__init__()
         self.directory = directory
         self.noise = None  # drawn at train begin, once the noise size is known

@@ -95,7 +95,9 @@ def _writable_dir(path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, PRESETS
+    from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVALUATE_N, DEFAULT_PRESET, DEFAULT_QUALITY_N,
+                          DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE,
+                          PRESETS)
 
     parser = argparse.ArgumentParser(prog="keras-mnist-gan", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true",
@@ -130,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--conditional", action="store_true",
                    help="a class-conditional GAN: digits on request (sample --digit D); needs labelled data")
     t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
-    t.add_argument("--quality-n", type=_nonnegative_int, default=1000,
-                   help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default 1000)")
+    t.add_argument("--quality-n", type=_nonnegative_int, default=DEFAULT_QUALITY_N,
+                   help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
                    help="steps between checkpoints of the whole GAN in OUT/gan.keras (default %(default)s)")
     again = t.add_mutually_exclusive_group()
@@ -159,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --out *.gif an animation of n digits morphing through 4 points")
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
-    e.add_argument("-n", type=_digit_count, default=10000,
-                   help="digits to generate and compare, at most the test digits (default 10000)")
+    e.add_argument("-n", type=_digit_count, default=DEFAULT_EVALUATE_N,
+                   help="digits to generate and compare, at most the test digits (default %(default)s)")
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
     e.add_argument("--seed", type=_nonnegative_int, default=0)
@@ -171,17 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--data", help="MNIST (default: the usual search)")
     u.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="bayesian")
     u.add_argument("--max-trials", type=_positive_int, default=12, help="trials in all (default 12; not for hyperband)")
-    u.add_argument("--steps-per-trial", type=_positive_int, default=1000, help="training steps per trial, warm-up included")
+    u.add_argument("--steps-per-trial", type=_positive_int, default=DEFAULT_STEPS_PER_TRIAL,
+                   help="training steps per trial, warm-up included (default %(default)s)")
     u.add_argument("--directory", default="runs/tuning", help="where searches live (default runs/tuning)")
     u.add_argument("--project-name", default="lr_search", help="this search's folder in --directory")
     u.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
                    help="settings other than the learning rates (default: %(default)s)")
-    u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=(1e-5, 1e-3))
-    u.add_argument("--ratio-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"), default=(0.1, 10.0),
+    u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=LR_D_RANGE)
+    u.add_argument("--ratio-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"), default=LR_RATIO_RANGE,
                    help="lr_G / lr_D range (default 0.1 10)")
     u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
     u.add_argument("--tune-beta-1", action="store_true", help="also choose Adam's beta_1 from 0.5 and 0.9")
-    u.add_argument("--quality-n", type=_positive_int, default=1000, help="digits per trial for val_fid (default 1000)")
+    u.add_argument("--conditional", action="store_true", help="search for a class-conditional GAN (labelled data)")
+    u.add_argument("--quality-n", type=_positive_int, default=DEFAULT_QUALITY_N,
+                   help="digits per trial for val_fid (default %(default)s)")
     u.add_argument("--reference", action="store_true",
                    help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison")
     u.add_argument("--hyperband-epochs", type=_positive_int, default=3, help="hyperband: a trial's budget in rounds")
@@ -302,7 +307,7 @@ def _tune(args) -> None:
     _writable_dir(args.directory)
     space = SearchSpace(lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range),
                         beta_1=(0.5, 0.9) if args.tune_beta_1 else None)
-    preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps)
+    preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps, conditional=True if args.conditional else None)
     run_search(args.directory, args.project_name, data=args.data, tuner=args.tuner, max_trials=args.max_trials,
                steps_per_trial=args.steps_per_trial, space=space, preset=preset, quality_n=args.quality_n,
                seed=args.seed, overwrite=args.overwrite, hyperband_epochs=args.hyperband_epochs,
@@ -316,6 +321,7 @@ def _sample(args) -> None:
     from .gan import generate, generator_inputs
     from .images import image_format, save_grid, write_atomic
     from .models import noise_dim_of, num_classes_of
+    from .presets import GRID_DIGITS
     from .saving import load_generator
 
     # Everything about the output is checked before the model loads.
@@ -351,7 +357,7 @@ def _sample(args) -> None:
         save_grid(digits, args.out, ncols=cols)
         print(f"wrote {args.out}: {len(digits) // cols} walks of {cols} steps between random noise points")
         return
-    labels, cols, n = None, args.cols, args.n or 64
+    labels, cols, n = None, args.cols, args.n or GRID_DIGITS
     if classes is not None and args.digit is not None:
         labels = args.digit
     elif classes is not None:

@@ -19,6 +19,7 @@ from keras import ops
 
 from . import backend, losses
 from .models import noise_dim_of, num_classes_of
+from .presets import PRESETS
 
 
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
@@ -149,8 +150,10 @@ class GAN(keras.Model):
         # Saved as asked, not as resolved: "auto" means XLA on JAX and not on
         # PyTorch (torch.compile cannot differentiate R1's gradient again).
         self._jit_compile_asked = jit_compile
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(3e-4)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4)
+        # The defaults are the seed recipe's rates (presets.PRESETS["seed"]).
+        seed_recipe = PRESETS["seed"]
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(seed_recipe.lr_d)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(seed_recipe.lr_g)
         self.d_fake_optimizer = d_fake_optimizer
         self.label_smoothing = float(label_smoothing)
         self.d_loss_real_tracker = keras.metrics.Mean(name="d_loss_real")

@@ -73,6 +73,19 @@ DEFAULT_STEPS = 6000
 # Steps between history rows, digit grids and quality figures.
 DEFAULT_STEPS_PER_EPOCH = 500
 DEFAULT_CHECKPOINT_EVERY = 500
+# Digits behind each quality figure during training (val_fid, val_score,
+# val_accuracy) and in each tuning trial.
+DEFAULT_QUALITY_N = 1000
+# Digits in a run's grids (samples/step_*.png, samples.png, TensorBoard)
+# and in `sample`'s default grid.
+GRID_DIGITS = 64
+# Digits `evaluate` draws and compares with as many test digits.
+DEFAULT_EVALUATE_N = 10_000
+# keras-mnist-gan tune: steps per trial and the learning-rate ranges searched
+# (lr_D on a log scale, and lr_G / lr_D).
+DEFAULT_STEPS_PER_TRIAL = 1000
+LR_D_RANGE = (1e-5, 1e-3)
+LR_RATIO_RANGE = (0.1, 10.0)
 # The generator's first layer has 3136 x noise_dim weights and its
 # convolutions noise_dim / 2 and / 4 filters: beyond this it no longer fits
 # a laptop's memory or time.

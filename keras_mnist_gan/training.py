@@ -20,7 +20,8 @@ from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, PRESETS, Preset
+from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_QUALITY_N, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH,
+                      GRID_DIGITS, PRESETS, Preset)
 from .health import GameHealth
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
 from .saving import load_gan, save_model_atomic
@@ -82,7 +83,7 @@ def train(
     epochs: int | None = None,
     steps_per_epoch: int | None = None,
     seed: int = 0,
-    quality_n: int = 1000,
+    quality_n: int = DEFAULT_QUALITY_N,
     verbose: int | str = "auto",
     resume: bool | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
@@ -188,7 +189,7 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
     images, labels = images_and_labels
     nonfinite = StopOnNonFinite()
     checkpoint = Checkpoint(files["gan"], checkpoint_every)
-    grids = SampleGrid(os.path.join(out_dir, "samples"), n=64, seed=seed)
+    grids = SampleGrid(os.path.join(out_dir, "samples"), n=GRID_DIGITS, seed=seed)
     clock = StopAfterMinutes(minutes, started=started) if minutes else None
     common = [StopAtStep(steps), nonfinite, CalibrateBatchNorm(), checkpoint] + ([clock] if clock else [])
     monitor = None
@@ -236,7 +237,7 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
     checkpoint.save()
     save_model_atomic(gan.sampler, files["generator"])
     if gan.num_classes is None:
-        save_grid(gan.generate(64, seed=seed), files["samples"])
+        save_grid(gan.generate(GRID_DIGITS, seed=seed), files["samples"])
     else:  # one row per digit
         save_grid(gan.generate(100, seed=seed, labels=np.arange(100) // 10 % gan.num_classes), files["samples"], ncols=10)
     plot_history(files["history"], files["curves"])

@@ -28,9 +28,10 @@ import keras_tuner as kt
 import numpy as np
 
 from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, StopAtStep, StopOnNonFinite
-from .data import MnistData, load_mnist, validate_images
+from .data import MnistData, load_mnist, validate_images, validate_labels
 from .pipeline import make_dataset
-from .presets import DEFAULT_PRESET, PRESETS, Preset
+from .presets import (DEFAULT_PRESET, DEFAULT_QUALITY_N, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE, PRESETS,
+                      Preset)
 
 OBJECTIVE = "val_fid"
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
@@ -49,8 +50,8 @@ class SearchSpace:
     optimizers, or None to keep the preset's.
     """
 
-    lr_d: tuple[float, float] = (1e-5, 1e-3)
-    ratio: tuple[float, float] = (0.1, 10.0)
+    lr_d: tuple[float, float] = LR_D_RANGE
+    ratio: tuple[float, float] = LR_RATIO_RANGE
     beta_1: tuple[float, ...] | None = None
 
     def __post_init__(self):
@@ -87,9 +88,9 @@ class GANHyperModel(kt.HyperModel):
         self,
         space: SearchSpace = SearchSpace(),
         preset: Preset | str = DEFAULT_PRESET,
-        steps: int = 1000,
+        steps: int = DEFAULT_STEPS_PER_TRIAL,
         steps_per_epoch: int | None = None,
-        quality_n: int = 1000,
+        quality_n: int = DEFAULT_QUALITY_N,
         seed: int = 0,
         evaluator=None,
         name: str = "mnist_gan",
@@ -128,7 +129,7 @@ class GANHyperModel(kt.HyperModel):
         return build_gan(self.preset_for(hp), seed=self.seed)
 
     def fit(self, hp, model, images, real_test, callbacks=None, epochs: int | None = None,
-            initial_epoch: int = 0, verbose=0, **kwargs) -> dict:
+            initial_epoch: int = 0, verbose=0, labels=None, **kwargs) -> dict:
         preset = self.preset_for(hp)
         epochs = int(epochs or math.ceil(self.steps / self.steps_per_epoch))
         total = min(self.steps, epochs * self.steps_per_epoch)
@@ -137,7 +138,7 @@ class GANHyperModel(kt.HyperModel):
         quality = QualityMetrics(self.evaluator, real_test, n=self.quality_n, seed=self.seed)
         own = [DiscriminatorWarmup(max(0, preset.warmup_steps - done)), StopAtStep(total), stop_nan,
                CalibrateBatchNorm(), quality]
-        ds = make_dataset(images, batch_size=preset.batch_size, seed=self.seed + done)
+        ds = make_dataset(images, batch_size=preset.batch_size, seed=self.seed + done, labels=labels)
         start = time.perf_counter()
         model.fit(ds, epochs=epochs, initial_epoch=int(initial_epoch), steps_per_epoch=self.steps_per_epoch,
                   callbacks=own + list(callbacks or []), verbose=verbose, shuffle=False)
@@ -232,10 +233,10 @@ def run_search(
     data: MnistData | str | None = None,
     tuner: str = "bayesian",
     max_trials: int = 12,
-    steps_per_trial: int = 1000,
+    steps_per_trial: int = DEFAULT_STEPS_PER_TRIAL,
     space: SearchSpace = SearchSpace(),
     preset: Preset | str = DEFAULT_PRESET,
-    quality_n: int = 1000,
+    quality_n: int = DEFAULT_QUALITY_N,
     seed: int = 0,
     overwrite: bool = False,
     hyperband_epochs: int = 3,
@@ -267,6 +268,11 @@ def run_search(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
+    labels = None
+    if preset_obj.conditional:
+        if data.y_train is None:
+            raise SearchError(f"{data.source} has no labels (y_train): a conditional GAN learns from labelled digits.")
+        labels = validate_labels(data.y_train, len(images), f"{data.source}: y_train")
     if len(images) < preset_obj.batch_size:
         raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
     project_dir = Path(directory) / project_name
@@ -297,17 +303,18 @@ def run_search(
     log(f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
         f"on {len(images)} digits; objective {OBJECTIVE} (min) at n={quality_n}")
     real_test = data.x_test[:quality_n]
-    tuner_obj.search(images, real_test, verbose=0)
+    tuner_obj.search(images, real_test, labels=labels, verbose=0)
     result = SearchResult(project_dir=str(project_dir), trained_here=tuner_obj.trained_here)
     if is_worker:
         return result
     if reference is not None:
-        result.reference = reference_trial(hypermodel, project_dir, images, real_test, *reference, log=log)
+        result.reference = reference_trial(hypermodel, project_dir, images, real_test, *reference, log=log,
+                                           labels=labels)
     return write_report(tuner_obj, result, log=log)
 
 
 def reference_trial(hypermodel: GANHyperModel, project_dir: Path, images, real_test, lr_d: float, lr_g: float,
-                    log=print) -> dict:
+                    log=print, labels=None) -> dict:
     """Train the same budget at fixed learning rates (by default the
     original design's) so the search's winner has something to beat. Kept in
     ``reference.json``: a rerun does not train it again."""
@@ -320,7 +327,7 @@ def reference_trial(hypermodel: GANHyperModel, project_dir: Path, images, real_t
     hypermodel.space.declare(hp)
     hp.values.update(lr_d=lr_d, ratio=lr_g / lr_d)
     log(f"reference run: lr_D {lr_d:.2e}, lr_G {lr_g:.2e}, same budget")
-    figures = hypermodel.fit(hp, hypermodel.build(hp), images, real_test)
+    figures = hypermodel.fit(hp, hypermodel.build(hp), images, real_test, labels=labels)
     row = {"trial": "reference", "status": "COMPLETED", "lr_d": lr_d, "lr_g": lr_g, "ratio": lr_g / lr_d,
            "beta_1": hp.values.get("beta_1", ""), **{k: float(v) for k, v in figures.items()}}
     path.write_text(json.dumps(row, indent=2))

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .images import grid, write_atomic
+from .presets import GRID_DIGITS
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
@@ -23,7 +24,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
     cannot show images of generated digits, hence this small one.
     """
 
-    def __init__(self, log_dir: str, n: int = 64, seed: int = 0):
+    def __init__(self, log_dir: str, n: int = GRID_DIGITS, seed: int = 0):
         super().__init__()
         self.log_dir = log_dir
         self.n, self.seed = n, seed
