@@ -336,8 +336,10 @@ class GAN(keras.Model):
         the other digits drawn with it, and the same seed gives the same
         digits whatever ``batch_size`` is. Call `calibrate_batchnorm` after
         training first (the CLI's runs do, through `CalibrateBatchNorm`).
+        ``labels`` (conditional models): the digit to draw, one int for all
+        or one per digit; by default 0, 1, ..., 9, 0, 1, ... in turn.
         """
-        return generate(self.sampler, n, seed=seed, batch_size=batch_size)
+        return generate(self.sampler, n, seed=seed, batch_size=batch_size, labels=labels)
 
     def calibrate_batchnorm(self, n: int = 512, seed: int = 0) -> None:
         """Set the BatchNorm moving statistics of the generator (and of its
