@@ -45,6 +45,7 @@ def test_mixing_conditional_and_plain_models_is_refused():
         GAN(build_discriminator(), build_generator(num_classes=10))
 
 
+@pytest.mark.core
 def test_conditional_train_step_generate_and_round_trip(tmp_path, tiny_images, subset):
     gan = conditional_gan(ema=0.99)
     labels = subset.y_train[:300]
@@ -93,7 +94,6 @@ def test_cli_errors_for_digit_without_conditioning_and_conditioning_without_labe
     assert not (tmp_path / "r" / "gan.keras").exists()
 
 
-@pytest.mark.core
 def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     """A short run on the subset (about a minute here) must already make
     digits the evaluator recognises as the class requested far above
@@ -104,9 +104,10 @@ def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     np.savez(data, x_train=subset.x_train[:6000, ..., 0], y_train=subset.y_train[:6000],
              x_test=subset.x_test[:1000, ..., 0], y_test=subset.y_test[:1000])
     out = tmp_path / "run"
-    assert main(["train", "--conditional", "--data", str(data), "--out", str(out), "--steps", "400",
-                 "--warmup-steps", "50", "--steps-per-epoch", "200", "--quality-n", "500", "--no-health",
-                 "--quiet"]) == 0
+    # Small batches: many generator steps in little time.
+    assert main(["train", "--conditional", "--data", str(data), "--out", str(out), "--steps", "800",
+                 "--batch-size", "16", "--warmup-steps", "50", "--steps-per-epoch", "400", "--quality-n", "500",
+                 "--no-health", "--quiet"]) == 0
     history = (out / "history.csv").read_text().splitlines()
     assert "val_accuracy" in history[0]
     generator = load_generator(out / "generator.keras")
