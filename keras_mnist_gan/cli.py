@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from .noise import MAX_SEED
+
 # The most digits one `sample` or `evaluate` may ask for: 100,000 are 300 MB
 # as float32 and a grid 19,000 pixels square; ten million would take 8 GB
 # and more before anything was said.
@@ -49,6 +51,13 @@ def _nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED} (a 32-bit seed), got {value}")
     return value
 
 
@@ -131,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--noise-dim", type=_positive_int)
     t.add_argument("--conditional", action="store_true",
                    help="a class-conditional GAN: digits on request (sample --digit D); needs labelled data")
-    t.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds weights, data order and noise (default 0)")
+    t.add_argument("--seed", type=_seed, default=0, help="seeds weights, data order and noise (default 0)")
     t.add_argument("--quality-n", type=_nonnegative_int, default=DEFAULT_QUALITY_N,
                    help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
@@ -152,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid to write, in the format its extension names: .png, .jpg, .gif, .bmp, .tif, .webp "
                         "(default digits.png)")
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
-    s.add_argument("--seed", type=_nonnegative_int, help="noise seed, for repeatable digits")
+    s.add_argument("--seed", type=_seed, help="noise seed, for repeatable digits")
     s.add_argument("--cols", type=_digit_count, help="grid columns (default: square; with --interpolate 10)")
     s.add_argument("--digit", type=_digit_class,
                    help="conditional models: draw this digit (0-9) only; default one row per digit")
@@ -165,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="digits to generate and compare, at most the test digits (default %(default)s)")
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
-    e.add_argument("--seed", type=_nonnegative_int, default=0)
+    e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-digit check (slow)")
     e.add_argument("--json", help="also write the figures to this JSON file")
 
@@ -190,14 +199,24 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--reference", action="store_true",
                    help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison")
     u.add_argument("--hyperband-epochs", type=_positive_int, default=3, help="hyperband: a trial's budget in rounds")
-    u.add_argument("--seed", type=_nonnegative_int, default=0)
+    u.add_argument("--seed", type=_seed, default=0)
     u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
+
+    x = sub.add_parser("export", help="write a generator as ONNX, a TensorFlow SavedModel or a LiteRT file")
+    x.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
+    x.add_argument("--out", required=True, help="the file (.onnx, .tflite) or SavedModel folder to write")
+    x.add_argument("--format", help="onnx, tf_saved_model or litert (default: from --out: .onnx, .tflite, "
+                                    "else a SavedModel)")
+
+    w = sub.add_parser("web", help="write a static web page that draws digits in the browser")
+    w.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
+    w.add_argument("--out", default="site", help="the site's folder: new, empty or an earlier site (default site)")
 
     v = sub.add_parser("train-evaluator", help="train the MNIST classifier that evaluate uses")
     v.add_argument("--data", help="MNIST with labels (default: the usual search)")
     v.add_argument("--out", default="saved_models/evaluator.keras")
     v.add_argument("--epochs", type=_positive_int, default=4)
-    v.add_argument("--seed", type=_nonnegative_int, default=0)
+    v.add_argument("--seed", type=_seed, default=0)
     return parser
 
 
@@ -300,6 +319,44 @@ def _train(args) -> None:
         result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history")))
 
 
+def _export(args) -> None:
+    from .evaluation import shipped_model
+    from .export import CHECK_BATCH_SIZES, TOLERANCE, ExportError, check_export, export_generator, format_for, require
+    from .saving import load_generator
+
+    fmt = format_for(args.out, args.format)
+    require(fmt)
+    _writable_dir(os.path.dirname(os.path.abspath(args.out)))
+    generator = load_generator(args.model or shipped_model("generator.keras"))
+    export_generator(generator, args.out, fmt)
+    diff = check_export(generator, args.out, fmt)
+    sizes = ", ".join(map(str, CHECK_BATCH_SIZES))
+    if diff > TOLERANCE:
+        raise ExportError(f"{args.out} differs from the Keras generator by {diff:.1e} (more than {TOLERANCE:g}).")
+    print(f"wrote {args.out} ({fmt}, {_size(args.out)}): it draws what the Keras generator draws, "
+          f"within {diff:.1e}, checked on {sizes} digits")
+
+
+def _web(args) -> None:
+    from .evaluation import shipped_model
+    from .export import require
+    from .saving import load_generator
+    from .webpage import write_site
+
+    require("onnx")
+    _writable_dir(os.path.dirname(os.path.abspath(args.out)))
+    model = args.model or shipped_model("generator.keras")
+    files = write_site(load_generator(model), args.out, source=os.path.basename(model))
+    print(f"wrote {args.out}/ ({len(files)} files, {_size(args.out)}). Serve it with\n"
+          f"  python -m http.server -d {args.out}\n"
+          "and open http://localhost:8000/")
+
+
+def _size(path: str) -> str:
+    files = [path] if os.path.isfile(path) else [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
+    return f"{sum(os.path.getsize(f) for f in files) / 1e6:.1f} MB"
+
+
 def _tune(args) -> None:
     from .presets import PRESETS
     from .tuning import SearchSpace, run_search
@@ -321,7 +378,7 @@ def _sample(args) -> None:
     from .gan import generate, generator_inputs
     from .images import image_format, save_grid, write_atomic
     from .models import noise_dim_of, num_classes_of
-    from .presets import GRID_DIGITS
+    from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
     from .saving import load_generator
 
     # Everything about the output is checked before the model loads.
@@ -362,7 +419,7 @@ def _sample(args) -> None:
         labels = args.digit
     elif classes is not None:
         # One row per digit, 0 to 9 (and round again).
-        cols = cols or 10
+        cols = cols or GRID_COLS_PER_DIGIT
         n = args.n or cols * classes
         labels = np.arange(n) // cols % classes
     digits = generate(generator, n, seed=args.seed, labels=labels)
@@ -396,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         {"train": _train, "sample": _sample, "evaluate": _evaluate,
-         "train-evaluator": _train_evaluator, "tune": _tune}[args.command](args)
+         "train-evaluator": _train_evaluator, "tune": _tune, "export": _export, "web": _web}[args.command](args)
     except (DataError, ModelFileError, TrainingError, ValueError, OSError) as e:
         print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from keras import ops
 
 from . import backend, losses
 from .models import noise_dim_of, num_classes_of
+from .noise import draw_noise, noise_stream
 from .presets import PRESETS
 
 
@@ -473,15 +474,15 @@ def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size
     Works through ``chunk`` digits at a time (rounded to whole batches) into
     one preallocated array, so memory holds the result once rather than the
     noise, the predicted batches and their concatenation all at the same time.
-    The digits are those of one ``predict`` on all the noise: a Generator's
-    successive ``standard_normal`` calls continue the same stream, and the
-    batches are the same.
+    The digits are those of one ``predict`` on all the noise: successive
+    draws continue the same stream (`keras_mnist_gan.noise`, which the web
+    page reproduces), and the batches are the same.
     """
     n, batch_size = int(n), int(batch_size)
     if n < 1:
         raise ValueError(f"n must be a positive number of digits; got {n}.")
     noise_dim = noise_dim_of(generator)
-    rng = np.random.default_rng(seed)
+    stream = noise_stream(seed)
     if num_classes_of(generator) is not None:
         labels = generator_inputs(generator, np.empty((n, 0)), labels)[1]  # checked, one per digit
     else:
@@ -489,7 +490,7 @@ def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size
     step = batch_size * max(1, int(chunk) // batch_size)
     out = None
     for start in range(0, n, step):
-        noise = rng.standard_normal((min(step, n - start), noise_dim)).astype("float32")
+        noise = draw_noise(stream, min(step, n - start), noise_dim)
         part_labels = None if labels is None else labels[start:start + len(noise)]
         part = generator.predict(generator_inputs(generator, noise, part_labels), batch_size=batch_size, verbose=0)
         if out is None:

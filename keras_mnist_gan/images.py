@@ -58,7 +58,12 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return path
 
 
-def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, scale: int = 2) -> np.ndarray:
+# The grid's layout; the web page (web/app.js) reads it from model.json.
+GRID_PAD = 2  # grey pixels between digits
+GRID_GREY = 0.35
+
+
+def grid(images: np.ndarray, ncols: int | None = None, pad: int = GRID_PAD, scale: int = 2) -> np.ndarray:
     """Tile (N, 28, 28[, 1]) images in [0, 1] (or uint8) into one uint8 array.
 
     White digits on black, as MNIST is, separated by ``pad`` grey pixels and
@@ -71,7 +76,7 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, scale: int 
     nrows = math.ceil(n / ncols)
     h, w = x.shape[1:]
     # Built as uint8, not float: the grid of a large sample is hundreds of MB.
-    grey = np.round(np.float32(0.35) * 255).astype(np.uint8)
+    grey = np.round(np.float32(GRID_GREY) * 255).astype(np.uint8)
     out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), grey, np.uint8)
     for i, img in enumerate(x):
         r, c = divmod(i, ncols)

@@ -70,8 +70,11 @@ class BicubicResize(keras.layers.Layer):
                 "BicubicResize needs a known input height and width; "
                 f"got input shape {input_shape}."
             )
-        self._a_h = ops.convert_to_tensor(resize_matrix(in_h, self.height))
-        self._a_w = ops.convert_to_tensor(resize_matrix(in_w, self.width))
+        # Kept as numpy and made tensors inside call(): traced, they become
+        # constants of the graph. Tensors made here would be captured
+        # inputs, which an exported ONNX graph then asks its caller for.
+        self._a_h = resize_matrix(in_h, self.height)
+        self._a_w = resize_matrix(in_w, self.width)
 
     def call(self, x):
         # Two broadcast matmuls on reshaped views, no transposes: rows mix
@@ -80,8 +83,8 @@ class BicubicResize(keras.layers.Layer):
         # unknown at trace time.)
         shape = ops.shape(x)
         b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-        a_h = ops.cast(self._a_h, x.dtype)
-        a_w = ops.cast(self._a_w, x.dtype)
+        a_h = ops.convert_to_tensor(self._a_h, dtype=x.dtype)
+        a_w = ops.convert_to_tensor(self._a_w, dtype=x.dtype)
         x = ops.matmul(a_h, ops.reshape(x, (b, h, w * c)))
         x = ops.matmul(a_w, ops.reshape(x, (b * self.height, w, c)))
         return ops.reshape(x, (b, self.height, self.width, c))

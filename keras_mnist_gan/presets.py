@@ -79,6 +79,9 @@ DEFAULT_QUALITY_N = 1000
 # Digits in a run's grids (samples/step_*.png, samples.png, TensorBoard)
 # and in `sample`'s default grid.
 GRID_DIGITS = 64
+# Columns of a conditional generator's default `sample` grid (and web
+# page): one row per digit, 0 to 9.
+GRID_COLS_PER_DIGIT = 10
 # Digits `evaluate` draws and compares with as many test digits.
 DEFAULT_EVALUATE_N = 10_000
 # keras-mnist-gan tune: steps per trial and the learning-rate ranges searched
