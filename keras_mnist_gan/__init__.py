@@ -24,6 +24,7 @@ _EXPORTS = {
     "DataError": "data", "load_mnist": "data",
     "build_discriminator": "models", "build_generator": "models",
     "make_dataset": "pipeline",
+    "check_export": "export", "export_generator": "export", "write_site": "webpage",
     "ModelFileError": "saving", "load_gan": "saving", "load_generator": "saving", "save_model_atomic": "saving",
     "train": "training", "TrainingError": "training",
 }

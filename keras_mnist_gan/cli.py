@@ -341,8 +341,9 @@ def _web(args) -> None:
     from .evaluation import shipped_model
     from .export import require
     from .saving import load_generator
-    from .webpage import write_site
+    from .webpage import check_site_folder, write_site
 
+    check_site_folder(args.out)
     require("onnx")
     _writable_dir(os.path.dirname(os.path.abspath(args.out)))
     model = args.model or shipped_model("generator.keras")

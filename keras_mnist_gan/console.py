@@ -22,12 +22,14 @@ import warnings
 
 # "I0000 00:00:1795816452.353464    2223 port.cc:153] ..." (absl), the older
 # "2025-09-17 14:44:05.157831: I external/...] ..." (TSL), and absl's notice
-# and TensorFlow's CPU-instructions line that come with them.
+# and TensorFlow's CPU-instructions line that come with them, and the LiteRT
+# interpreter's note on its CPU delegate (export --format litert).
 NATIVE_LOG_LINE = re.compile(
     rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] "
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags)"
+    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
 )
 
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",

@@ -47,17 +47,24 @@ def site_manifest(generator: keras.Model, source: str) -> dict:
     }
 
 
-def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "generator") -> list[str]:
-    """Write the site for ``generator`` into the folder ``out``; returns the
-    files written. ``out`` must be new, empty or a site written before (which
-    is replaced whole). Built beside ``out`` and moved there at the end, so an
-    interrupted run leaves the old site or none, never half of one."""
-    require("onnx")
+def check_site_folder(out: str | os.PathLike) -> None:
+    """Refuse (ExportError) a site folder that is a file or holds files other
+    than a site written before."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a folder.")
     if out.is_dir() and any(out.iterdir()) and not (out / "model.json").exists():
         raise ExportError(f"{out} holds other files; give a new or empty folder (or a site written before).")
+
+
+def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "generator") -> list[str]:
+    """Write the site for ``generator`` into the folder ``out``; returns the
+    files written. ``out`` must be new, empty or a site written before (which
+    is replaced whole). Built beside ``out`` and moved there at the end, so an
+    interrupted run leaves the old site or none, never half of one."""
+    check_site_folder(out)
+    require("onnx")
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:

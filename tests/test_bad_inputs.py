@@ -22,6 +22,11 @@ from keras_mnist_gan.cli import main
 
 # (what, argv with {run} {tiny} {small} {tmp} placeholders, exit code, words the message must hold)
 CASES = [
+    ("a seed beyond 32 bits", "sample --seed 4294967296 --out {tmp}/d.png", 2, "must be at most 4294967295"),
+    ("export to a name its --format does not fit", "export --out {tmp}/g.onnx --format litert", 1,
+     "a litert file's name must end in .tflite"),
+    ("export over a folder that is not a SavedModel", "export --out {foreign}", 1, "is not a SavedModel"),
+    ("web into a folder of other files", "web --out {foreign}", 1, "holds other files"),
     ("--out holding a different run (other seed)",
      "train --data {tiny} --out {run} --steps 4 --batch-size 20 --seed 9 --quality-n 0", 1, "holds a different run"),
     ("--out holding a different run (other noise dimension)",

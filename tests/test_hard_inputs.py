@@ -29,6 +29,7 @@ from keras_mnist_gan.data import DataError, load_path
 from keras_mnist_gan.evaluation import shipped_model
 from keras_mnist_gan.gan import generate
 from keras_mnist_gan.images import IMAGE_FORMATS, grid, image_format, save_grid, write_atomic
+from keras_mnist_gan.noise import draw_noise, noise_stream
 from keras_mnist_gan.saving import ModelFileError, load_generator, save_model_atomic
 
 unix_only = pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"),
@@ -371,7 +372,7 @@ def test_digit_counts_are_bounded_up_front(argv, capsys):
 
 def test_generate_in_chunks_gives_the_same_digits(monkeypatch):
     g = load_generator(shipped_model("generator.keras"))
-    noise = np.random.default_rng(3).standard_normal((1100, int(g.input_shape[-1]))).astype("float32")
+    noise = draw_noise(noise_stream(3), 1100, int(g.input_shape[-1]))
     whole = g.predict(noise, batch_size=100, verbose=0)
     sizes = []
     real_predict = g.predict

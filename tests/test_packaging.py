@@ -1,0 +1,24 @@
+"""What `pip install .` (not editable) puts into the installed package."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="reads pyproject.toml with tomllib (Python 3.11+)")
+def test_every_subpackage_and_the_web_page_are_installed():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    package = ROOT / "keras_mnist_gan"
+    with_code = {"keras_mnist_gan." + ".".join(p.parent.relative_to(package).parts)
+                 for p in package.rglob("*.py") if p.parent != package and "node_modules" not in p.parts}
+    assert with_code <= listed, f"subpackages missing from pyproject.toml: {sorted(with_code - listed)}"
+    page = config["package-data"]["keras_mnist_gan.web"]
+    for name in ("index.html", "app.js", "noise.js", "style.css", "vendor/ort.wasm.min.js",
+                 "vendor/ort-wasm-simd-threaded.wasm"):
+        assert any(Path(name).match(pattern) for pattern in page), name
