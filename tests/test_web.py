@@ -217,7 +217,7 @@ def test_seed_field_new_digits_and_walk(browser, serve, sites, generators):
     walk = browser.find_element("id", "walk")
     walk.click()
     assert walk.get_attribute("aria-pressed") == "true"
-    time.sleep(1.5)
+    _wait(browser, "Number(document.body.dataset.walkFrames) >= 3")  # frames keep coming
     walk.click()
     _wait(browser, "document.getElementById('walk').getAttribute('aria-pressed') === 'false'")
     walked = _canvas(browser)

@@ -114,6 +114,7 @@ class Page {
           const pixels = await this.run(noise, labels, n);
           if (!this.walking) break; // a new grid was asked for meanwhile
           this.paint(pixels, n, cols);
+          document.body.dataset.walkFrames = String(Number(document.body.dataset.walkFrames || 0) + 1);
           await new Promise(requestAnimationFrame);
           this.noise = noise;
         }
