@@ -99,6 +99,7 @@ def test_cli_errors_for_digit_without_conditioning_and_conditioning_without_labe
     assert not (tmp_path / "r" / "gan.keras").exists()
 
 
+@pytest.mark.slow
 def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     """A short run on the subset (about a minute here) must already make
     digits the evaluator recognises as the class requested far above

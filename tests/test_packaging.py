@@ -18,7 +18,10 @@ def test_every_subpackage_and_the_web_page_are_installed():
     with_code = {"keras_mnist_gan." + ".".join(p.parent.relative_to(package).parts)
                  for p in package.rglob("*.py") if p.parent != package and "node_modules" not in p.parts}
     assert with_code <= listed, f"subpackages missing from pyproject.toml: {sorted(with_code - listed)}"
-    page = config["package-data"]["keras_mnist_gan.web"]
-    for name in ("index.html", "app.js", "noise.js", "style.css", "vendor/ort.wasm.min.js",
-                 "vendor/ort-wasm-simd-threaded.wasm"):
-        assert any(Path(name).match(pattern) for pattern in page), name
+    data = config["package-data"]
+    for where in ("keras_mnist_gan.web", "keras_mnist_gan.web.vendor"):
+        folder = ROOT.joinpath(*where.split("."))
+        files = [p.name for p in folder.iterdir() if p.is_file() and p.name != "vendor.sh"]
+        for name in files:
+            assert any(Path(name).match(pattern) for pattern in data[where]), f"{where}: {name} not installed"
+        assert where in listed

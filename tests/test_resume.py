@@ -70,6 +70,7 @@ def test_run_dir_conflicts_are_errors_and_restart_clears(tmp_path, tiny):
     assert (foreign / "gan.keras").read_bytes() == b"not mine"
 
 
+@pytest.mark.slow
 def test_a_run_written_before_a_preset_setting_existed_still_resumes(tmp_path, tiny):
     import json
 

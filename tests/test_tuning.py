@@ -99,6 +99,7 @@ def test_directory_holding_something_else(tmp_path, tiny_data):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
+@pytest.mark.slow
 def test_gpu_search_script_runs_the_package_under_torch(tmp_path, tiny_npz):
     """tuning/gpu_search.sh, the GPU machine's search, run here on the CPU:
     the package's own tune command on the PyTorch backend."""

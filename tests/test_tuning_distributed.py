@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -15,6 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_share_the_trials(tmp_path, tiny_npz):
     port = free_port()
     cmd = [sys.executable, "-m", "keras_mnist_gan", "tune", "--data", str(tiny_npz), "--tuner", "random",
