@@ -7,15 +7,14 @@ makes that a failure. KERAS_MNIST_GAN_SCREENSHOT=PATH also saves the page as
 the README shows it.
 """
 
-import functools
 import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
-import threading
+import sys
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
@@ -113,25 +112,33 @@ def browser():
     driver.quit()
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def serve():
-    """serve(folder) -> the URL of a local static server of folder."""
+    """serve(folder) -> the URL of `python -m http.server -d folder`, as the
+    README tells users to serve the site, on a free port of 127.0.0.1."""
     servers = []
 
     def start(folder):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "http.server", "-d", str(folder), "--bind", "127.0.0.1",
+                                   str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        end = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                if time.time() > end or server.poll() is not None:
+                    raise AssertionError(f"python -m http.server did not start on port {port}")
+                time.sleep(0.1)
 
     yield start
     for server in servers:
-        server.shutdown()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
