@@ -1,24 +1,28 @@
 """keras-mnist-gan: a GAN that draws MNIST digits, written the Keras 3 way.
 
 The data path, module by module: `data` (files -> arrays) -> `pipeline`
-(arrays -> tf.data) -> `models` + `gan` (GAN.fit) -> `saving` (.keras) ->
-`images` (samples as PNG grids). `training` strings them together and `cli`
-puts them on the command line.
+(arrays -> batches) -> `models` + `gan` (GAN.fit) -> `saving` (.keras) ->
+`sampling` (digits) -> `images` (PNG grids). `training` strings them
+together and `cli` puts them on the command line.
 
 The names below are imported on first use (PEP 562), so ``import
 keras_mnist_gan.cli`` (the console script) does not import Keras or
-TensorFlow: the CLI first sets up logging and checks the backend.
+TensorFlow: the CLI first sets up logging and checks the backend. The
+classes a saved ``.keras`` file names (`GAN`, the layers) are registered
+with Keras all the same as soon as Keras is imported, before or after this
+package: ``import keras_mnist_gan`` then ``keras.models.load_model(...)``
+works, the documented Keras way.
 """
 
 import importlib
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import importlib.abc
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "GAN": "gan", "generate": "gan",
+    "GAN": "gan", "generate": "sampling",
     "BicubicResize": "layers",
     "CalibrateBatchNorm": "callbacks", "DiscriminatorWarmup": "callbacks", "SampleGrid": "callbacks",
     "DataError": "data", "load_mnist": "data",
@@ -28,6 +32,8 @@ _EXPORTS = {
     "ModelFileError": "saving", "load_gan": "saving", "load_generator": "saving", "save_model_atomic": "saving",
     "train": "training", "TrainingError": "training",
 }
+# The modules that define every class a .keras file of this package names.
+_SERIALIZABLE = ("layers", "gan")
 
 __all__ = sorted(_EXPORTS)
 
@@ -42,3 +48,34 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _register_serializables() -> None:
+    for module in _SERIALIZABLE:
+        importlib.import_module(f".{module}", __name__)
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Imports `_SERIALIZABLE` right after Keras itself is imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _register_serializables()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
+if "keras" in sys.modules:
+    _register_serializables()
+elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())

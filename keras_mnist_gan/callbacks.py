@@ -9,9 +9,9 @@ import time
 import keras
 import numpy as np
 
-from .gan import generator_inputs
+from .sampling import CALIBRATION_DIGITS, balanced_labels, generator_inputs
 from .images import save_grid
-from .presets import GRID_DIGITS
+from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
 
 
 class DiscriminatorWarmup(keras.callbacks.Callback):
@@ -19,11 +19,9 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
 
     The original design pre-trained D for 300 steps so that the generator's
     first gradients come from a discriminator that already tells digits from
-    noise. The GAN's step counter and ``generator_start`` variables record
-    where warm-up ends (they are saved with the model, so a resumed run
-    knows); the step function is traced once for the warm-up and once after
-    it, never per batch. With ``steps_per_execution > 1`` the switch happens
-    at the first execution boundary at or after ``steps``.
+    noise. This callback only sets where that ends: the GAN's
+    ``generator_start`` variable (saved with the model, so a resumed run
+    knows), which the GAN's step reads (`GAN.phases_at`).
     """
 
     def __init__(self, steps: int = 300):
@@ -31,10 +29,6 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
         if int(steps) < 0:
             raise ValueError(f"warm-up steps must be >= 0; got {steps}.")
         self.steps = int(steps)
-
-    def _sync(self):
-        gan = self.model
-        gan.set_generator_frozen(int(gan.step.numpy()) < int(gan.generator_start.numpy()))
 
     def on_train_begin(self, logs=None):
         step = int(self.model.step.numpy())
@@ -44,15 +38,6 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
             # No warm-up: G trains from now on, and an earlier start (which
             # the weight average's ramp counts from) is kept.
             self.model.generator_start.assign(min(int(self.model.generator_start.numpy()), step))
-        self._sync()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.model._generator_frozen:
-            self._sync()
-
-    def on_train_end(self, logs=None):
-        # A later fit without this callback trains both networks.
-        self.model.set_generator_frozen(False)
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -220,7 +205,7 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
     at the end of training, so that inference-mode samples (grids, saved
     models, `GAN.generate`) show what the generator really draws."""
 
-    def __init__(self, n: int = 512):
+    def __init__(self, n: int = CALIBRATION_DIGITS):
         super().__init__()
         self.n = n
 
@@ -259,8 +244,9 @@ class QualityMetrics(keras.callbacks.Callback):
         if self._real_feats is None:
             self._real_feats, _ = self.evaluator.features_and_probs(self.real)
         conditional = self.model.num_classes is not None
-        labels = np.arange(self.n) % self.model.num_classes if conditional else None
-        digits = self.model.generate(self.n, seed=self.seed, labels=labels)
+        # A conditional GAN's digits of random classes: figures comparable
+        # with an unconditional GAN's, and its accuracy on the classes drawn.
+        digits, labels = self.model.generate(self.n, seed=self.seed, return_labels=True)
         feats, probs = self.evaluator.features_and_probs(digits)
         if not (np.isfinite(feats).all() and np.isfinite(probs).all()):
             nan = float("nan")
@@ -322,7 +308,8 @@ class HistoryCSV(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Save a PNG grid of digits from the same fixed noise at each epoch end.
+    """Save a PNG grid of digits from the same fixed noise at each epoch end
+    (a conditional GAN's: one row per digit, 0 to 9).
 
     Fixed noise makes the grids comparable: the same cell shows how one
     digit evolves over the run.
@@ -338,11 +325,17 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         os.makedirs(self.directory, exist_ok=True)
+        classes = self.model.num_classes
+        self.labels, self.cols = None, None
+        if classes is not None:
+            self.cols = GRID_COLS_PER_DIGIT
+            self.n = self.cols * classes
+            self.labels = balanced_labels(self.n, classes, per=self.cols)
         self.noise = np.random.default_rng(self.seed).standard_normal((self.n, self.model.noise_dim)).astype("float32")
 
     def on_epoch_end(self, epoch, logs=None):
         sampler = self.model.sampler
-        images = sampler.predict(generator_inputs(sampler, self.noise), verbose=0)
+        images = sampler.predict(generator_inputs(sampler, self.noise, self.labels), verbose=0)
         step = int(self.model.step.numpy())
         path = os.path.join(self.directory, f"step_{step:07d}.png")
-        self.paths.append(save_grid(images, path))
+        self.paths.append(save_grid(images, path, ncols=self.cols))

@@ -37,11 +37,19 @@ def _digit_count(text: str) -> int:
     return value
 
 
-def _digit_class(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value > 9:
-        raise argparse.ArgumentTypeError(f"must be a digit from 0 to 9, got {value}")
-    return value
+def _digit_classes(text: str) -> list[int]:
+    """``3``, ``0-9``, ``1,7`` or ``0-4,7``: the digits, in the order given."""
+    digits = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a digit (3), a range (0-9) or a list (1,7), got {text!r}") from None
+        if not 0 <= low <= high <= 9:
+            raise argparse.ArgumentTypeError(f"digits go from 0 to 9 and a range from low to high, got {text!r}")
+        digits.extend(range(low, high + 1))
+    return digits
 
 
 def _nonnegative_int(text: str) -> int:
@@ -134,12 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-optimizers", type=int, choices=[1, 2],
                    help="2: one D optimizer on real and one on fake digits (the original); 1: one on their sum")
     t.add_argument("--r1-gamma", type=_nonnegative_float, help="R1 gradient penalty weight on real digits (0: off)")
+    t.add_argument("--r1-interval", type=_positive_int,
+                   help="take the R1 penalty every this many steps, weighted as many times (lazy regularisation)")
     t.add_argument("--ema-decay", type=_learning_rate,
                    help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)")
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
-    t.add_argument("--conditional", action="store_true",
-                   help="a class-conditional GAN: digits on request (sample --digit D); needs labelled data")
+    kind = t.add_mutually_exclusive_group()
+    kind.add_argument("--conditional", action="store_true",
+                      help="require a class-conditional GAN (the default where the data has labels): "
+                           "digits on request (sample --digit D)")
+    kind.add_argument("--unconditional", action="store_true",
+                      help="train the unconditional GAN: noise in, a digit of no class asked for out")
     t.add_argument("--seed", type=_seed, default=0, help="seeds weights, data order and noise (default 0)")
     t.add_argument("--quality-n", type=_nonnegative_int, default=DEFAULT_QUALITY_N,
                    help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
@@ -163,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_seed, help="noise seed, for repeatable digits")
     s.add_argument("--cols", type=_digit_count, help="grid columns (default: square; with --interpolate 10)")
-    s.add_argument("--digit", type=_digit_class,
-                   help="conditional models: draw this digit (0-9) only; default one row per digit")
+    s.add_argument("--digit", type=_digit_classes,
+                   help="conditional models: draw this digit (3), or one row per digit of a range or list "
+                        "(0-9, 1,7); default: each digit's class at random")
     s.add_argument("--interpolate", action="store_true",
                    help="walk between random points of the noise space: each grid row is one walk; "
                         "with --out *.gif an animation of n digits morphing through 4 points")
@@ -227,9 +242,9 @@ def _evaluate(args) -> None:
     import numpy as np
 
     from .evaluation import Evaluator, quality, real_floor
-    from .gan import generate
-    from .models import num_classes_of
     from .images import write_atomic
+    from .models import num_classes_of
+    from .sampling import generate
     from .saving import load_generator
 
     if args.json:
@@ -240,9 +255,10 @@ def _evaluate(args) -> None:
     n = min(args.n, len(data.x_test))
     mem = not args.no_memorisation
     classes = num_classes_of(generator)
-    # A conditional generator is asked for each digit in equal numbers.
-    labels = None if classes is None else np.arange(n) * classes // n
-    digits = generate(generator, n, seed=args.seed, labels=labels)
+    # A conditional generator draws each digit's class at random, as it
+    # samples by default: figures comparable with an unconditional one's,
+    # and its accuracy on the classes drawn.
+    digits, labels = generate(generator, n, seed=args.seed, return_labels=True)
     ours = quality(evaluator, digits, data.x_test[:n], data.x_train if mem else None, memorisation=mem, labels=labels)
     floor = real_floor(evaluator, data.x_train, data.x_test, n, seed=args.seed, memorisation=mem)
     rows = [("FID (lower is better)", "fid", "{:.3f}"), ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
@@ -302,9 +318,8 @@ def _train(args) -> None:
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
-        ema_decay=args.ema_decay, r1_gamma=args.r1_gamma,
+        ema_decay=args.ema_decay, r1_gamma=args.r1_gamma, r1_interval=args.r1_interval,
         two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
-        conditional=True if args.conditional else None,
     )
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
@@ -312,7 +327,8 @@ def _train(args) -> None:
                    steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
                    verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
                    checkpoint_every=args.checkpoint_every, health=not args.no_health,
-                   stop_on_failure=args.stop_on_failure, minutes=args.minutes)
+                   stop_on_failure=args.stop_on_failure, minutes=args.minutes,
+                   conditional=True if args.conditional else (False if args.unconditional else None))
     if result.already_done:
         return
     print(f"trained {result.steps} steps; wrote " + ", ".join(
@@ -373,13 +389,11 @@ def _tune(args) -> None:
 
 
 def _sample(args) -> None:
-    import numpy as np
-
     from .evaluation import shipped_model
-    from .gan import generate, generator_inputs
-    from .images import image_format, save_grid, write_atomic
+    from .images import image_format
     from .models import noise_dim_of, num_classes_of
     from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
+    from .sampling import generate, generator_inputs
     from .saving import load_generator
 
     # Everything about the output is checked before the model loads.
@@ -390,46 +404,67 @@ def _sample(args) -> None:
                          f"(every frame holds them all); got {args.n}.")
     if args.npy and not args.npy.lower().endswith(".npy"):
         raise ValueError(f"--npy {args.npy}: the file name must end in .npy.")
+    if args.npy and animate:
+        raise ValueError("--npy: an interpolation GIF's digits are its frames; write a grid (--out *.png) "
+                         "to save them as .npy.")
     for target in filter(None, (args.out, args.npy)):
         _writable_dir(os.path.dirname(target) or ".")
     generator = load_generator(args.model or shipped_model("generator.keras"))
     classes = num_classes_of(generator)
     if args.digit is not None and classes is None:
         raise ValueError(f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
-                         "particular class); use a conditional one (train --conditional, or "
-                         "saved_models/conditional_generator.keras).")
+                         "particular class); use a conditional one (what train makes by default, or the shipped "
+                         "saved_models/generator.keras).")
+    digits = args.digit
     if args.interpolate:
         from .visuals import interpolation_gif, interpolation_noise
 
         if animate:
             n = args.n or 16
-            interpolation_gif(generator, args.out, n=n, seed=args.seed, labels=args.digit)
+            interpolation_gif(generator, args.out, n=n, seed=args.seed,
+                              labels=None if digits is None else _digit_labels(digits, n, 1))
             print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
             return
         cols = args.cols or 10
         n = args.n or 80
-        noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)
-        labels = None if classes is None else (args.digit if args.digit is not None
-                                                else np.arange(len(noise)) // cols % classes)
-        digits = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
-        save_grid(digits, args.out, ncols=cols)
-        print(f"wrote {args.out}: {len(digits) // cols} walks of {cols} steps between random noise points")
+        noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)[:n]
+        labels = None if classes is None else _digit_labels(digits or list(range(classes)), len(noise), cols)
+        out = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
+        _write_samples(out, args, cols)
+        print(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points")
         return
-    labels, cols, n = None, args.cols, args.n or GRID_DIGITS
-    if classes is not None and args.digit is not None:
-        labels = args.digit
-    elif classes is not None:
-        # One row per digit, 0 to 9 (and round again).
+    cols, n, labels = args.cols, args.n or GRID_DIGITS, None
+    if digits is not None and len(digits) > 1:  # one row per digit asked for
         cols = cols or GRID_COLS_PER_DIGIT
-        n = args.n or cols * classes
-        labels = np.arange(n) // cols % classes
-    digits = generate(generator, n, seed=args.seed, labels=labels)
+        n = args.n or cols * len(digits)
+        labels = _digit_labels(digits, n, cols)
+    elif digits is not None:
+        labels = digits[0]
+    out = generate(generator, n, seed=args.seed, labels=labels)
+    written = _write_samples(out, args, cols)
+    print(f"wrote {n} digits to " + ", ".join(written))
+
+
+def _digit_labels(digits: list[int], n: int, cols: int):
+    """The digits asked for, one row of ``cols`` each in turn."""
+    import numpy as np
+
+    from .sampling import balanced_labels
+
+    return np.asarray(digits, np.int32)[balanced_labels(n, len(digits), per=cols)]
+
+
+def _write_samples(digits, args, cols) -> list[str]:
+    import numpy as np
+
+    from .images import save_grid, write_atomic
+
     save_grid(digits, args.out, ncols=cols)
     written = [args.out]
     if args.npy:
         write_atomic(args.npy, lambda f: np.save(f, digits))
         written.append(args.npy)
-    print(f"wrote {n} digits to " + ", ".join(written))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -40,18 +41,36 @@ class BackendError(RuntimeError):
     """KERAS_BACKEND names a backend that is unknown or not installed."""
 
 
+def configured_backend() -> tuple[str, str]:
+    """The backend Keras will pick, and where it is set, read as Keras reads
+    it: ``$KERAS_BACKEND``, else ``keras.json`` in ``$KERAS_HOME`` (default
+    ``~/.keras``), else TensorFlow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    config = os.path.join(home, "keras.json")
+    try:
+        with open(config) as f:
+            name = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return (name, config) if isinstance(name, str) and name else ("tensorflow", "the default")
+
+
 def check_backend() -> str:
     """The Keras backend this process will use; a `BackendError` (one line)
     if it is unknown or its package is missing, found before Keras is
     imported (Keras itself would fail with a ModuleNotFoundError traceback)."""
-    name = os.environ.get("KERAS_BACKEND", "tensorflow")
+    name, where = configured_backend()
+    if where == "KERAS_BACKEND":
+        setting, fix = f"KERAS_BACKEND={name}", "unset KERAS_BACKEND to use TensorFlow"
+    else:
+        setting, fix = f"{where} names the backend {name!r}", "set KERAS_BACKEND=tensorflow to use TensorFlow"
     if name not in BACKEND_PACKAGES:
-        raise BackendError(f"KERAS_BACKEND={name} is not a Keras backend (one of {', '.join(BACKEND_PACKAGES)}); "
-                           "unset it to use TensorFlow.")
+        raise BackendError(f"{setting}, which is not a Keras backend (one of {', '.join(BACKEND_PACKAGES)}); {fix}.")
     package = BACKEND_PACKAGES[name]
     if importlib.util.find_spec(package) is None:
-        raise BackendError(f"KERAS_BACKEND={name}, but {package} is not installed: `pip install {package}`, "
-                           "or unset KERAS_BACKEND to use TensorFlow.")
+        raise BackendError(f"{setting}, but {package} is not installed: `pip install {package}`, or {fix}.")
     return name
 
 

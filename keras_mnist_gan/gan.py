@@ -13,14 +13,26 @@ Each optimizer only ever sees its own network's variables.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import numpy as np
 from keras import ops
 
-from . import backend, losses
+from . import losses
+from .backend import require_training_backend, step_backend
 from .models import noise_dim_of, num_classes_of
-from .noise import draw_noise, noise_stream
 from .presets import PRESETS
+from .sampling import CALIBRATION_DIGITS, calibrate_batchnorm, generate
+
+
+class Phases(NamedTuple):
+    """The parts of the game one step plays (StyleGAN2's phases): D always
+    takes its step; G trains after D's warm-up; the R1 penalty joins D's
+    loss on regularisation steps only (lazy regularisation)."""
+
+    train_generator: bool = True
+    regularize: bool = False
 
 
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
@@ -73,10 +85,9 @@ class GAN(keras.Model):
         self.generator_start = self.add_weight(
             shape=(), dtype="int32", initializer="zeros", trainable=False, name="generator_start"
         )
-        # Whether the compiled step leaves G alone (D's warm-up). A Python
-        # flag, not a tensor: under tf.distribute an optimizer step cannot sit
-        # inside a tf.cond, so the step is traced once per mode instead.
-        self._generator_frozen = False
+        # Which parts of the game the next compiled step plays (see
+        # `Phases`); `make_train_function` sets it before each step.
+        self._phases = Phases()
         if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1); got {ema_decay}.")
         self.ema_decay = None if ema_decay is None else float(ema_decay)
@@ -87,25 +98,49 @@ class GAN(keras.Model):
         self.built = True
 
     @property
-    def _backend(self):
-        return backend.current()
-
-    @property
     def sampler(self) -> keras.Model:
         """The network that draws digits: the weight average if kept, else G."""
         return self.ema_generator if self.ema_generator is not None else self.generator
 
-    def set_generator_frozen(self, frozen: bool) -> None:
-        """Train D alone (True) or both networks (False) from the next step on.
+    def phases_at(self, step: int, generator_start: int) -> "Phases":
+        """What the step numbered ``step`` does: G trains from
+        ``generator_start`` on (D warms up alone before it), and the R1
+        penalty is taken every ``r1_interval`` D steps."""
+        interval = getattr(self, "r1_interval", 1)
+        return Phases(train_generator=step >= generator_start,
+                      regularize=bool(getattr(self, "r1_gamma", 0.0)) and step % interval == 0)
 
-        Changing the mode retraces the step function once; staying in a mode
-        costs nothing. `DiscriminatorWarmup` drives this.
-        """
-        frozen = bool(frozen)
-        if frozen != self._generator_frozen:
-            self._generator_frozen = frozen
-            if getattr(self, "train_function", None) is not None:
-                self.make_train_function(force=True)
+    def make_train_function(self, force=False):
+        """Keras's compiled step, once per `Phases`: each step runs the one
+        its phases call for. A phase change picks another compiled function
+        and never retraces (R1 every 16 steps would otherwise trace every
+        16 steps); the dispatch reads the step counter once per `fit`, then
+        counts in Python, so it costs nothing per step on any backend."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        compiled = {}
+        clock = {}  # `fit` empties it: the counters are read anew at its first step
+
+        def train_function(*args):
+            if not clock:
+                clock.update(step=int(self.step.numpy()), generator_start=int(self.generator_start.numpy()))
+            self._phases = phases = self.phases_at(clock["step"], clock["generator_start"])
+            if phases not in compiled:
+                self.train_function = None
+                super(GAN, self).make_train_function(force=True)
+                compiled[phases] = self.train_function
+                self.train_function = train_function
+            clock["step"] += self.steps_per_execution
+            return compiled[phases](*args)
+
+        train_function.clock = clock
+        self.train_function = train_function
+        return train_function
+
+    def fit(self, *args, **kwargs):
+        if hasattr(self.train_function, "clock"):
+            self.train_function.clock.clear()
+        return super().fit(*args, **kwargs)
 
     # --- compile --------------------------------------------------------------
 
@@ -116,6 +151,7 @@ class GAN(keras.Model):
         d_fake_optimizer: keras.optimizers.Optimizer | None = None,
         label_smoothing: float = 0.0,
         r1_gamma: float = 0.0,
+        r1_interval: int = 1,
         jit_compile: bool | str = "auto",
         **kwargs,
     ) -> None:
@@ -136,18 +172,29 @@ class GAN(keras.Model):
                 added to D's loss: it stops D from growing steep walls
                 around the real digits, which keeps the generator's gradient
                 alive. 0 turns it off (the original design had none); it
-                costs one more backward pass through D per step.
+                costs one more backward pass through D per step it runs.
+            r1_interval: take the R1 penalty every ``r1_interval`` steps,
+                weighted by ``r1_interval`` (StyleGAN2's lazy
+                regularisation): the same pull on D's slopes on average at
+                a fraction of the cost. The penalty joins the main loss of
+                that step, so D takes no extra optimizer steps and its rates
+                need no rescaling.
             jit_compile: compile the whole step with XLA; Keras's "auto"
                 turns it off on CPU-only machines, where XLA's convolutions
                 are slower than TensorFlow's oneDNN ones.
         """
+        require_training_backend()
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}.")
         if not 0.0 <= float(r1_gamma) < float("inf"):
             raise ValueError(f"r1_gamma must be a finite number >= 0; got {r1_gamma}.")
+        if int(r1_interval) < 1:
+            raise ValueError(f"r1_interval must be a whole number >= 1; got {r1_interval}.")
         self.r1_gamma = float(r1_gamma)
+        self.r1_interval = int(r1_interval)
         # No optimizer for the Model itself: D and G each have their own.
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self.train_function = None  # the step's settings may have changed
         # Saved as asked, not as resolved: "auto" means XLA on JAX and not on
         # PyTorch (torch.compile cannot differentiate R1's gradient again).
         self._jit_compile_asked = jit_compile
@@ -169,7 +216,7 @@ class GAN(keras.Model):
         if self.d_fake_optimizer is not None:
             self.d_fake_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
-        self._backend.attach_optimizers(self, [self.d_optimizer, self.g_optimizer, self.d_fake_optimizer])
+        step_backend.attach_optimizers(self, [self.d_optimizer, self.g_optimizer, self.d_fake_optimizer])
 
     @property
     def metrics(self):
@@ -195,6 +242,7 @@ class GAN(keras.Model):
             "d_fake_optimizer": None if self.d_fake_optimizer is None else ser(self.d_fake_optimizer),
             "label_smoothing": self.label_smoothing,
             "r1_gamma": self.r1_gamma,
+            "r1_interval": self.r1_interval,
             "jit_compile": self._jit_compile_asked,
         }
 
@@ -214,7 +262,7 @@ class GAN(keras.Model):
     def train_step(self, *args):
         # Keras calls this with a batch; on JAX with the model's state too,
         # which `backend.jax` maps onto the variables around the same step.
-        return self._backend.train_step(self, self.adversarial_step, *args)
+        return step_backend.train_step(self, self.adversarial_step, *args)
 
     def adversarial_step(self, data):
         """One round of the game on a batch of real digits: D step, G step,
@@ -224,7 +272,7 @@ class GAN(keras.Model):
         batch = ops.shape(real)[0]
         fake = ops.stop_gradient(self._G(self.sample_noise(batch), labels))
         d_logs = self._discriminator_step(real, fake, labels)
-        if self._generator_frozen:
+        if not self._phases.train_generator:
             # D warms up alone; G's loss is still reported, from D's pass.
             g_loss = losses.generator_loss(d_logs["fake_logits"])
         else:
@@ -238,7 +286,7 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_acc_real_tracker.update_state(ops.ones_like(d_logs["real_logits"]), d_logs["real_logits"])
         self.d_acc_fake_tracker.update_state(ops.zeros_like(d_logs["fake_logits"]), d_logs["fake_logits"])
-        if self.d_r1_tracker is not None:
+        if "r1" in d_logs:
             self.d_r1_tracker.update_state(d_logs["r1"])
         return {m.name: m.result() for m in self.metrics}
 
@@ -266,20 +314,21 @@ class GAN(keras.Model):
         d_vars = self.discriminator.trainable_variables
         losses_of = lambda r, f: lambda: self._discriminator_losses(r, f, labels)  # noqa: E731
         if self.d_fake_optimizer is None:
-            (_, logs), grads = self._backend.value_and_grad(losses_of(real, fake), d_vars)
-            self._backend.apply_gradients(self.d_optimizer, grads, d_vars)
+            (_, logs), grads = step_backend.value_and_grad(losses_of(real, fake), d_vars)
+            step_backend.apply_gradients(self.d_optimizer, grads, d_vars)
             return logs
-        (_, logs), real_grads = self._backend.value_and_grad(losses_of(real, None), d_vars)
-        (_, fake_logs), fake_grads = self._backend.value_and_grad(losses_of(None, fake), d_vars)
-        self._backend.apply_gradients(self.d_optimizer, real_grads, d_vars)
-        self._backend.apply_gradients(self.d_fake_optimizer, fake_grads, d_vars)
+        (_, logs), real_grads = step_backend.value_and_grad(losses_of(real, None), d_vars)
+        (_, fake_logs), fake_grads = step_backend.value_and_grad(losses_of(None, fake), d_vars)
+        step_backend.apply_gradients(self.d_optimizer, real_grads, d_vars)
+        step_backend.apply_gradients(self.d_fake_optimizer, fake_grads, d_vars)
         return {**logs, **fake_logs}
 
     def _discriminator_losses(self, real, fake, labels=None):
         """D's loss on ``real`` and/or ``fake`` digits, and what to report."""
         D = lambda x: self._D(x, labels)  # noqa: E731
         logs, loss = {}, 0.0
-        if real is not None and fake is not None and not self.r1_gamma:
+        regularize = self._phases.regularize
+        if real is not None and fake is not None and not regularize:
             # One call on the stacked batch: D has no batch statistics, so
             # this equals two calls, and larger matmuls run faster.
             both = None if labels is None else ops.concatenate([labels, labels], axis=0)
@@ -287,10 +336,10 @@ class GAN(keras.Model):
             logs["real_logits"], logs["fake_logits"] = logits[: ops.shape(real)[0]], logits[ops.shape(real)[0]:]
         else:
             if real is not None:
-                if self.r1_gamma:
-                    logs["real_logits"], slopes = self._backend.input_gradient(D, real)
+                if regularize:
+                    logs["real_logits"], slopes = step_backend.input_gradient(D, real)
                     logs["r1"] = losses.r1_penalty(slopes, self.r1_gamma)
-                    loss = loss + logs["r1"]
+                    loss = loss + self.r1_interval * logs["r1"]
                 else:
                     logs["real_logits"] = D(real)
             if fake is not None:
@@ -311,8 +360,8 @@ class GAN(keras.Model):
             logits = self._D(self._G(noise, labels), labels)
             return losses.generator_loss(logits), {}
 
-        (loss, _), grads = self._backend.value_and_grad(loss_fn, g_vars)
-        self._backend.apply_gradients(self.g_optimizer, grads, g_vars)
+        (loss, _), grads = step_backend.value_and_grad(loss_fn, g_vars)
+        step_backend.apply_gradients(self.g_optimizer, grads, g_vars)
         return loss
 
     def _update_ema(self):
@@ -329,7 +378,8 @@ class GAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def generate(self, n: int, seed: int | None = None, batch_size: int = 500, labels=None) -> np.ndarray:
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 500, labels=None,
+                 return_labels: bool = False):
         """``n`` digits as a float32 array (n, 28, 28, 1) in [0, 1].
 
         Uses the generator in inference mode: BatchNormalization applies its
@@ -338,11 +388,12 @@ class GAN(keras.Model):
         digits whatever ``batch_size`` is. Call `calibrate_batchnorm` after
         training first (the CLI's runs do, through `CalibrateBatchNorm`).
         ``labels`` (conditional models): the digit to draw, one int for all
-        or one per digit; by default 0, 1, ..., 9, 0, 1, ... in turn.
+        or one per digit; by default each digit's class at random. See
+        `sampling.generate`.
         """
-        return generate(self.sampler, n, seed=seed, batch_size=batch_size, labels=labels)
+        return generate(self.sampler, n, seed=seed, batch_size=batch_size, labels=labels, return_labels=return_labels)
 
-    def calibrate_batchnorm(self, n: int = 512, seed: int = 0) -> None:
+    def calibrate_batchnorm(self, n: int = CALIBRATION_DIGITS, seed: int = 0) -> None:
         """Set the BatchNorm moving statistics of the generator (and of its
         weight average) to their current ones.
 
@@ -415,85 +466,3 @@ def _portable(config: dict) -> dict:
     if module.startswith("keras.src.backend.") and hasattr(keras.optimizers, config.get("class_name", "")):
         config = {**config, "module": "keras.optimizers"}
     return config
-
-
-def calibrate_batchnorm(generator: keras.Model, n: int = 512, seed: int = 0) -> None:
-    """Replace every BatchNorm layer's moving mean and variance by the exact
-    statistics of ``n`` generated digits under the current weights (512
-    digits are 400,000 pixels per channel at 28x28: plenty, and a bigger
-    batch only costs memory).
-
-    The moving averages lag behind a generator that changes every step (and
-    start at mean 0, variance 1): sampled in inference mode early in a run
-    they shrink the signal at each BatchNorm until every digit is the same
-    grey square. One training-mode pass over a large batch, with momentum 0,
-    writes the population statistics instead ("precise BatchNorm"); after
-    it, inference mode draws what training mode draws, digit by digit.
-    """
-    bns = [layer for layer in _layers_within(generator) if isinstance(layer, keras.layers.BatchNormalization)]
-    noise = np.random.default_rng(seed).standard_normal((int(n), noise_dim_of(generator))).astype("float32")
-    momenta = [bn.momentum for bn in bns]
-    try:
-        for bn in bns:
-            bn.momentum = 0.0
-        generator(generator_inputs(generator, noise), training=True)  # every class in turn
-    finally:
-        for bn, m in zip(bns, momenta):
-            bn.momentum = m
-
-
-def _layers_within(model: keras.Model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _layers_within(layer)
-
-
-def generator_inputs(generator: keras.Model, noise: np.ndarray, labels=None):
-    """What ``generator`` takes for ``noise``: the noise itself, or
-    ``[noise, labels]`` for a conditional generator, ``labels`` one int for
-    every digit or one per digit (default 0, 1, ..., 9, 0, 1, ... in turn)."""
-    classes = num_classes_of(generator)
-    if classes is None:
-        if labels is not None:
-            raise ValueError("this generator is unconditional: it draws digits of no particular class, so it "
-                             "takes no labels.")
-        return noise
-    if labels is None:
-        labels = np.arange(len(noise)) % classes
-    labels = np.broadcast_to(np.asarray(labels), (len(noise),))
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"labels must be whole numbers from 0 to {classes - 1}.")
-    return [noise, labels.astype("int32")]
-
-
-def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500,
-             chunk: int = 10_000, labels=None) -> np.ndarray:
-    """Draw ``n`` digits from ``generator`` (inference mode), float32 in [0, 1].
-
-    Works through ``chunk`` digits at a time (rounded to whole batches) into
-    one preallocated array, so memory holds the result once rather than the
-    noise, the predicted batches and their concatenation all at the same time.
-    The digits are those of one ``predict`` on all the noise: successive
-    draws continue the same stream (`keras_mnist_gan.noise`, which the web
-    page reproduces), and the batches are the same.
-    """
-    n, batch_size = int(n), int(batch_size)
-    if n < 1:
-        raise ValueError(f"n must be a positive number of digits; got {n}.")
-    noise_dim = noise_dim_of(generator)
-    stream = noise_stream(seed)
-    if num_classes_of(generator) is not None:
-        labels = generator_inputs(generator, np.empty((n, 0)), labels)[1]  # checked, one per digit
-    else:
-        generator_inputs(generator, np.empty((0, 0)), labels)  # refuses labels
-    step = batch_size * max(1, int(chunk) // batch_size)
-    out = None
-    for start in range(0, n, step):
-        noise = draw_noise(stream, min(step, n - start), noise_dim)
-        part_labels = None if labels is None else labels[start:start + len(noise)]
-        part = generator.predict(generator_inputs(generator, noise, part_labels), batch_size=batch_size, verbose=0)
-        if out is None:
-            out = np.empty((n, *part.shape[1:]), np.float32)
-        out[start:start + len(part)] = part
-    return out

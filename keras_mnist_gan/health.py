@@ -18,7 +18,7 @@ import sys
 import keras
 import numpy as np
 
-from .gan import generator_inputs
+from .sampling import balanced_labels, generator_inputs
 
 from .data import to_float
 
@@ -123,8 +123,10 @@ class GameHealth(keras.callbacks.Callback):
             "gets almost no gradient. Try a lower lr_D or a higher lr_G, or label smoothing (the stable preset)."))
 
     def _check_collapse(self, step):
-        digits = keras.ops.convert_to_numpy(self.model.generator(generator_inputs(self.model.generator, self.noise),
-                                                                 training=True))
+        classes = self.model.num_classes
+        labels = None if classes is None else balanced_labels(len(self.noise), classes)
+        digits = keras.ops.convert_to_numpy(self.model.generator(
+            generator_inputs(self.model.generator, self.noise, labels), training=True))
         ratio = diversity(digits) / max(self.real_diversity, 1e-12)
         self._report("collapse", ratio < self.diversity_threshold, step, (
             f"step {step}: the generator is collapsing: {self.n} digits from different noise are only "

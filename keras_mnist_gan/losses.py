@@ -1,7 +1,10 @@
 """The adversarial game's losses, written once with `keras.ops`.
 
 All take logits (D's raw outputs) and return the mean over the batch; they
-run unchanged on every Keras backend. Scaling for several replicas is the
+run unchanged on every Keras backend. They compute in float32 whatever the
+layers' dtype policy (``mixed_bfloat16`` makes the logits bfloat16), as
+Keras's own losses do: a loss summed in 8 bits of mantissa loses the small
+terms, and every loss of a step must have the same dtype to be added. Scaling for several replicas is the
 gradient code's business (`backend`), not the losses'.
 """
 
@@ -11,6 +14,7 @@ from keras import ops
 
 
 def _cross_entropy(target: float, logits):
+    logits = ops.cast(logits, "float32")
     return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
 
 
@@ -34,4 +38,5 @@ def generator_loss(fake_logits):
 def r1_penalty(slopes, gamma: float):
     """The R1 penalty (Mescheder et al. 2018), ``gamma / 2 * E ||grad_x D(x)||^2``
     over real digits, from ``slopes`` = grad_x D(x)."""
+    slopes = ops.cast(slopes, "float32")
     return 0.5 * gamma * ops.mean(ops.sum(ops.square(slopes), axis=tuple(range(1, len(slopes.shape)))))

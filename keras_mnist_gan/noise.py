@@ -32,3 +32,24 @@ def draw_noise(stream: np.random.RandomState, n: int, noise_dim: int) -> np.ndar
     successive calls continue the stream, so two draws of n equal one of 2n.
     """
     return stream.standard_normal((int(n), int(noise_dim))).astype("float32")
+
+
+def draw_inputs(stream: np.random.RandomState, n: int, noise_dim: int,
+                num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The next ``n`` generator inputs of ``stream``: noise (n, noise_dim)
+    float32 and, for a conditional generator of ``num_classes`` classes,
+    int32 labels drawn uniformly at random (else None).
+
+    Digit by digit: its noise, then its class from the next double
+    (``floor(u * num_classes)``), as noise.js does. So the first k of n
+    digits are the k digits, and a class asked for instead (``--digit``)
+    changes the class, never the noise.
+    """
+    if num_classes is None:
+        return draw_noise(stream, n, noise_dim), None
+    noise = np.empty((int(n), int(noise_dim)), np.float32)
+    labels = np.empty(int(n), np.int32)
+    for i in range(int(n)):
+        noise[i] = stream.standard_normal(int(noise_dim))
+        labels[i] = int(stream.random_sample() * num_classes)
+    return noise, labels

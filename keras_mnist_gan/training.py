@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
@@ -21,8 +21,9 @@ from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
 from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_QUALITY_N, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH,
-                      GRID_DIGITS, PRESETS, Preset)
+                      GRID_COLS_PER_DIGIT, GRID_DIGITS, PRESETS, Preset)
 from .health import GameHealth
+from .sampling import balanced_labels
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
 from .saving import load_gan, save_model_atomic
 from .visuals import TensorBoardLogger, make_gif, plot_history, run_frames
@@ -90,6 +91,7 @@ def train(
     health: bool = True,
     stop_on_failure: bool = False,
     minutes: float | None = None,
+    conditional: bool | None = None,
     log=print,
 ) -> RunResult:
     """Train a GAN and write its files into ``out_dir``; resume a run there.
@@ -103,6 +105,11 @@ def train(
     TensorBoard logs are written after each. ``minutes`` caps the wall time
     of this call: the run stops cleanly with a checkpoint and its files, and
     the same call again continues it.
+
+    ``conditional`` overrides the preset's choice of a class-conditional
+    GAN: True requires labelled data, False trains the unconditional GAN;
+    None (the default) follows the preset, and a conditional preset on data
+    without labels trains the unconditional GAN with a one-line note.
 
     The whole GAN is checkpointed to ``gan.keras`` every
     ``checkpoint_every`` steps, at the end, and on Ctrl-C. When ``out_dir``
@@ -129,11 +136,17 @@ def train(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
+    if conditional is not None:
+        preset = replace(preset, conditional=bool(conditional))
     labels = None
-    if preset.conditional:
-        if data.y_train is None:
+    if preset.conditional and data.y_train is None:
+        if conditional:
             raise TrainingError(f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
-                                "digits of each class from labelled digits.")
+                                "digits of each class from labelled digits; train --unconditional on it.")
+        log(f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
+            "learns each digit from labelled digits).")
+        preset = replace(preset, conditional=False)
+    if preset.conditional:
         labels = validate_labels(data.y_train, len(images), f"{data.source}: y_train")
     batches_per_pass = len(images) // preset.batch_size
     if batches_per_pass < 1:
@@ -239,7 +252,9 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
     if gan.num_classes is None:
         save_grid(gan.generate(GRID_DIGITS, seed=seed), files["samples"])
     else:  # one row per digit
-        save_grid(gan.generate(100, seed=seed, labels=np.arange(100) // 10 % gan.num_classes), files["samples"], ncols=10)
+        n = GRID_COLS_PER_DIGIT * gan.num_classes
+        save_grid(gan.generate(n, seed=seed, labels=balanced_labels(n, gan.num_classes, per=GRID_COLS_PER_DIGIT)),
+                  files["samples"], ncols=GRID_COLS_PER_DIGIT)
     plot_history(files["history"], files["curves"])
     make_gif(run_frames(grids.directory), files["progress"])
     if monitor is not None and monitor.message:

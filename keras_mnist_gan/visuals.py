@@ -39,11 +39,13 @@ class TensorBoardLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        step = int(self.model.step.numpy())
-        from .gan import generator_inputs
+        from .sampling import balanced_labels, generator_inputs
 
+        step = int(self.model.step.numpy())
         sampler = self.model.sampler
-        picture = grid(sampler.predict(generator_inputs(sampler, self.noise), verbose=0))
+        classes = self.model.num_classes
+        labels = None if classes is None else balanced_labels(self.n, classes)
+        picture = grid(sampler.predict(generator_inputs(sampler, self.noise, labels), verbose=0))
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
                 if np.ndim(value) == 0 and math.isfinite(float(value)):
@@ -139,11 +141,13 @@ def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n:
     """A looping GIF of a grid of ``n`` digits, each walking through
     ``points`` random noise points (and back to the first); a conditional
     generator draws ``labels`` (default 0, 1, ..., 9, 0, ... in turn)."""
-    from .gan import generator_inputs
-    from .models import noise_dim_of
+    from .models import noise_dim_of, num_classes_of
+    from .sampling import balanced_labels, generator_inputs
 
     rng = np.random.default_rng(seed)
     dim = noise_dim_of(generator)
+    if labels is None and num_classes_of(generator) is not None:
+        labels = balanced_labels(n, num_classes_of(generator))
     keys = rng.standard_normal((points, n, dim))
     t = np.linspace(0.0, 1.0, steps, endpoint=False)
     frames = []

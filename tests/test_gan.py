@@ -239,3 +239,49 @@ def test_r1_penalty_is_half_gamma_times_squared_input_gradient(tiny_images):
     assert "d_r1" not in plain.get_metrics_result()
     assert any(changed(weights(plain.discriminator), weights(gan.discriminator)))
     assert all(changed(d0, weights(gan.discriminator)))
+
+
+def test_lazy_r1_runs_on_every_kth_step_and_weighs_k_times(tiny_images):
+    """R1 every 4 steps: 2 of 8 steps take the penalty (steps 0 and 4), and
+    a regularised step moves D differently from the same step without it."""
+    def compiled(interval, gamma=1.0):
+        gan = make_gan()
+        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
+                    r1_gamma=gamma, r1_interval=interval)
+        return gan
+
+    ds = make_dataset(tiny_images, batch_size=16, seed=0)
+    gan = compiled(4)
+    assert [gan.phases_at(s, 0).regularize for s in range(6)] == [True, False, False, False, True, False]
+    gan.fit(ds, steps_per_epoch=8, epochs=1, verbose=0)
+    assert int(gan.d_r1_tracker.count.numpy()) == 2
+    assert int(gan.step.numpy()) == 8 and int(gan.g_optimizer.iterations.numpy()) == 8
+
+    # Step 0 is a regularised one: with R1 (weighted 4x) D moves otherwise
+    # than without it.
+    with_r1, without = compiled(4), compiled(4, gamma=0.0)
+    without.set_weights(with_r1.get_weights())
+    for gan in (with_r1, without):
+        gan.fit(make_dataset(tiny_images, batch_size=16, seed=0), steps_per_epoch=1, epochs=1, verbose=0)
+    assert any(changed(weights(with_r1.discriminator), weights(without.discriminator)))
+    with pytest.raises(ValueError, match="r1_interval"):
+        compiled(0)
+
+
+def test_steps_under_a_mixed_precision_policy(tiny_images):
+    """mixed_bfloat16 layers: the losses are float32, R1 and the EMA work,
+    and the weights stay float32 and finite."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        gan = GAN(build_discriminator(seed=0), build_generator(100, seed=100), seed=0, ema_decay=0.99)
+        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
+                    r1_gamma=1.0, r1_interval=2)
+        before = weights(gan.generator)
+        history = gan.fit(make_dataset(tiny_images, batch_size=16, seed=0), steps_per_epoch=4, epochs=1, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert all(changed(before, weights(gan.generator)))
+    assert all(v.dtype == "float32" and np.isfinite(v.numpy()).all() for v in gan.trainable_variables)
+    digits = gan.generate(8, seed=0)
+    assert digits.dtype == np.float32 and digits.shape == (8, 28, 28, 1)

@@ -16,16 +16,29 @@ lines live side by side here, one module per backend, each exposing:
   GAN's several optimizers.
 
 Everything else (losses, the order of the updates, metrics) is written once
-with ``keras.ops`` in `losses` and `gan`.
+with ``keras.ops`` in `losses` and `gan`. The module is chosen here, once,
+for the backend Keras runs on: ``from .backend import step_backend``.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import keras
 
+TRAINING_BACKENDS = ("tensorflow", "jax", "torch")
 
-def current():
-    """The module for the backend Keras runs on."""
-    return importlib.import_module(f"{__name__}.{keras.backend.backend()}")
+if keras.backend.backend() == "tensorflow":
+    from . import tensorflow as step_backend
+elif keras.backend.backend() == "jax":
+    from . import jax as step_backend
+elif keras.backend.backend() == "torch":
+    from . import torch as step_backend
+else:  # numpy, openvino: Keras can run a model there, not train one
+    step_backend = None
+
+
+def require_training_backend() -> None:
+    """A one-line error where Keras's backend cannot train (no gradients)."""
+    if step_backend is None:
+        raise ValueError(f"training needs the TensorFlow, JAX or PyTorch backend; this is "
+                         f"{keras.backend.backend()} (KERAS_BACKEND), which can sample from a saved generator "
+                         "but not train one.")

@@ -31,20 +31,24 @@ class Page {
     this.walking = false;
   }
 
-  // The digits and layout `sample` uses: one row per digit 0-9 for a
-  // conditional generator, else (or with one digit picked) a square grid.
+  // The digits and layout `sample` uses: a square grid of digits of any
+  // class (drawn from the stream) or of the digit picked, or one row per
+  // digit 0-9 (`--digit 0-9`). `labels` null: the stream's own classes.
   layout() {
     const grid = this.info.grid;
+    const classes = this.info.num_classes;
     const picked = $("digit").value;
-    if (this.info.num_classes && picked === "") {
-      const n = grid.per_digit_cols * this.info.num_classes;
-      const labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / grid.per_digit_cols) % this.info.num_classes);
-      return { n, cols: grid.per_digit_cols, labels };
+    if (classes && picked === "rows") {
+      const n = grid.per_digit_cols * classes;
+      const labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / grid.per_digit_cols) % classes);
+      return { n, cols: grid.per_digit_cols, labels, flag: ` --digit 0-${classes - 1}` };
     }
     const n = grid.n;
     const cols = Math.min(Math.ceil(Math.sqrt(n)), n);
-    const labels = this.info.num_classes ? new Int32Array(n).fill(Number(picked)) : null;
-    return { n, cols, labels };
+    if (classes && picked !== "") {
+      return { n, cols, labels: new Int32Array(n).fill(Number(picked)), flag: ` --digit ${picked}` };
+    }
+    return { n, cols, labels: null, flag: "" };
   }
 
   async run(noise, labels, n) {
@@ -81,15 +85,16 @@ class Page {
 
   async draw(seed) {
     this.walking = false;
-    const { n, cols, labels } = this.layout();
+    const { n, cols, labels, flag } = this.layout();
     const started = performance.now();
     this.stream = new NoiseStream(seed);
-    this.noise = this.stream.normals(n * this.dim);
-    this.paint(await this.run(this.noise, labels, n), n, cols);
+    const drawn = this.stream.inputs(n, this.dim, this.info.num_classes);
+    this.noise = drawn.noise;
+    this.labels = labels || drawn.labels;
+    this.paint(await this.run(this.noise, this.labels, n), n, cols);
     const ms = Math.round(performance.now() - started);
-    const digit = labels && $("digit").value !== "" ? ` --digit ${$("digit").value}` : "";
     $("status").textContent = `${n} digits for seed ${seed}, drawn in ${ms} ms; the same digits as ` +
-      `keras-mnist-gan sample --model ${this.info.source} --seed ${seed}${digit}.`;
+      `keras-mnist-gan sample --model ${this.info.source} --seed ${seed}${flag}.`;
     document.body.dataset.seed = String(seed);
   }
 
@@ -104,7 +109,8 @@ class Page {
     this.walking = true;
     button.setAttribute("aria-pressed", "true");
     button.textContent = "Stop";
-    const { n, cols, labels } = this.layout();
+    const { n, cols } = this.layout();
+    const labels = this.labels; // the grid's classes stay; only the noise walks
     let from = this.noise;
     try {
       while (this.walking) {
@@ -154,7 +160,7 @@ async function start() {
   const session = await ort.InferenceSession.create(new Uint8Array(await modelResponse.arrayBuffer()),
     { executionProviders: ["wasm"] });
   const page = new Page(session, info);
-  $("about").textContent = `${info.source}: ${info.num_classes ? "a conditional generator (pick a digit)" : "a generator"} ` +
+  $("about").textContent = `${info.source}: ${info.num_classes ? "a conditional generator (any digit, or pick one)" : "a generator"} ` +
     `with ${info.noise_dim}-d noise, exported by keras-mnist-gan ${info.version}, drawing here in your browser ` +
     `with ONNX Runtime Web ${ort.env.versions.web || ""}. Nothing is sent anywhere.`;
   if (info.num_classes) {

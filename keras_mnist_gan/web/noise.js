@@ -3,7 +3,9 @@
 // NumPy's legacy RandomState stream (frozen by NEP 19). MT19937 seeded as
 // init_genrand does, doubles from two 32-bit words (27 + 26 bits), normals by
 // the polar Box-Muller method, whose second number of each pair is kept for
-// the next call; each normal is rounded to float32.
+// the next call; each normal is rounded to float32. A conditional generator's
+// classes, unless picked, come from the same stream: after each digit's noise,
+// floor(double * classes), as noise.py's draw_inputs draws them.
 
 export const MAX_SEED = 0xffffffff;
 const N = 624;
@@ -71,6 +73,19 @@ export class NoiseStream {
     const out = new Float32Array(count);
     for (let i = 0; i < count; i++) out[i] = this.nextNormal();
     return out;
+  }
+
+  // The next `n` generator inputs, as noise.py's draw_inputs gives them:
+  // digit by digit its noise, then (with `classes`) its class.
+  inputs(n, dim, classes) {
+    if (!classes) return { noise: this.normals(n * dim), labels: null };
+    const noise = new Float32Array(n * dim);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dim; j++) noise[i * dim + j] = this.nextNormal();
+      labels[i] = Math.floor(this.nextDouble() * classes);
+    }
+    return { noise, labels };
   }
 }
 
