@@ -11,7 +11,7 @@ import numpy as np
 
 from .sampling import CALIBRATION_DIGITS, balanced_labels, generator_inputs
 from .images import save_grid
-from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
+from .presets import DEFAULT_QUALITY_N, GRID_COLS_PER_DIGIT, GRID_DIGITS
 
 
 class DiscriminatorWarmup(keras.callbacks.Callback):
@@ -218,16 +218,22 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
 
 class QualityMetrics(keras.callbacks.Callback):
     """Add ``val_fid``, ``val_score``, ``val_class_entropy`` and
-    ``val_rarest_class`` to the logs at each epoch end, from ``n`` digits
+    ``val_rarest_class`` to the logs at epoch ends, from ``n`` digits
     against ``n`` real test digits (``self.last`` keeps the latest).
+
+    ``every``: measure at the epoch ends where the GAN's step is a multiple
+    of it; None (the default) at every epoch end; 0 only at the end of the
+    last epoch of `fit` (a run's final figures, which cost the run nothing
+    on the way). ``val_seconds`` in the logs is the time each measurement
+    took, so a run's time to a given quality can leave it out.
 
     Place it before callbacks that read them (``ModelCheckpoint(monitor=
     "val_fid")``, ``EarlyStopping``, keras-tuner), and after
-    `CalibrateBatchNorm`. 2,000 digits take a few seconds on a CPU; FID at
-    small N is biased upwards, so compare figures at the same N only.
+    `CalibrateBatchNorm`. FID at small N is biased upwards, so compare
+    figures at the same N only.
     """
 
-    def __init__(self, evaluator, real_images, n: int = 2000, seed: int = 0):
+    def __init__(self, evaluator, real_images, n: int = DEFAULT_QUALITY_N, seed: int = 0, every: int | None = None):
         super().__init__()
         from .data import to_float
 
@@ -235,10 +241,25 @@ class QualityMetrics(keras.callbacks.Callback):
         self.real = to_float(real_images)[:n]
         self.n = min(n, len(self.real))
         self.seed = seed
+        self.every = every
         self._real_feats = None
         self.last: dict = {}
 
+    def _due(self, epoch: int) -> bool:
+        if self.every is None:
+            return True
+        step = int(self.model.step.numpy())
+        return (self.every > 0 and step % self.every == 0) or epoch + 1 == self.params.get("epochs")
+
     def on_epoch_end(self, epoch, logs=None):
+        if self._due(epoch):
+            started = time.monotonic()
+            self._measure()
+            self.last["val_seconds"] = time.monotonic() - started
+            if logs is not None:
+                logs.update(self.last)
+
+    def _measure(self):
         from .evaluation import class_spread, frechet_distance, mnist_score
 
         if self._real_feats is None:
@@ -264,8 +285,6 @@ class QualityMetrics(keras.callbacks.Callback):
             if conditional:
                 # How often the evaluator sees the digit that was asked for.
                 self.last["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == labels))
-        if logs is not None:
-            logs.update(self.last)
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -295,16 +314,36 @@ class HistoryCSV(keras.callbacks.Callback):
         logs = {k: v for k, v in (logs or {}).items() if k not in ("step", "wall_s")}
         logs["wall_s"] = self.seconds_before + time.monotonic() - self.started
         if self.columns is None:
-            self.columns = ["step"] + sorted(logs)
+            self.columns = self._read_header() or ["step"] + sorted(logs)
             if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
                 with open(self.path, "w") as f:
                     f.write(",".join(self.columns) + "\n")
-            else:
-                with open(self.path) as f:  # a resumed run keeps the file's columns
-                    self.columns = f.readline().strip().split(",")
+        new = sorted(set(logs) - set(self.columns))
+        if new:
+            # Figures that earlier rows lack (quality figures turned on in a
+            # resumed run, or measured only at the end): a wider header, and
+            # nan where the earlier rows have none.
+            self.columns += new
+            self._rewrite_with(self.columns)
         row = [str(int(self.model.step.numpy()))] + [f"{float(logs.get(k, float('nan'))):.6g}" for k in self.columns[1:]]
         with open(self.path, "a") as f:
             f.write(",".join(row) + "\n")
+
+    def _read_header(self) -> list[str] | None:
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            return None
+        with open(self.path) as f:  # a resumed run keeps the file's columns
+            return f.readline().strip().split(",")
+
+    def _rewrite_with(self, columns: list[str]) -> None:
+        import csv
+
+        from .images import write_atomic
+
+        with open(self.path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        lines = [",".join(columns)] + [",".join(row.get(k) or "nan" for k in columns) for row in rows]
+        write_atomic(self.path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
 
 
 class SampleGrid(keras.callbacks.Callback):

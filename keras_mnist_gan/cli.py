@@ -62,6 +62,35 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _quality_digits(text: str) -> int:
+    from .presets import MIN_FID_DIGITS
+
+    value = _nonnegative_int(text)
+    if 0 < value < MIN_FID_DIGITS:
+        raise argparse.ArgumentTypeError(f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits (0: off), "
+                                         f"got {value}")
+    return value
+
+
+def _fid_digits(text: str) -> int:
+    from .presets import MIN_FID_DIGITS
+
+    value = _digit_count(text)
+    if value < MIN_FID_DIGITS:
+        raise argparse.ArgumentTypeError(f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits, got {value}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    from .presets import MAX_BATCH_SIZE
+
+    value = _positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BATCH_SIZE} (a step holds about 2 MB per digit), "
+                                         f"got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     value = _nonnegative_int(text)
     if value > MAX_SEED:
@@ -112,7 +141,8 @@ def _writable_dir(path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVALUATE_N, DEFAULT_PRESET, DEFAULT_QUALITY_N,
+    from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVALUATE_N, DEFAULT_PRESET, DEFAULT_QUALITY_EVERY,
+                          DEFAULT_QUALITY_N,
                           DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE,
                           PRESETS)
 
@@ -134,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop cleanly after this much wall time (files saved); the same command continues the run")
     t.add_argument("--steps-per-epoch", type=_positive_int,
                    help=f"steps between progress lines, digit grids and quality figures (default {DEFAULT_STEPS_PER_EPOCH})")
-    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--batch-size", type=_batch_size)
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
     t.add_argument("--beta-1", type=_learning_rate, help="Adam beta_1 of all optimizers")
@@ -155,8 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--unconditional", action="store_true",
                       help="train the unconditional GAN: noise in, a digit of no class asked for out")
     t.add_argument("--seed", type=_seed, default=0, help="seeds weights, data order and noise (default 0)")
-    t.add_argument("--quality-n", type=_nonnegative_int, default=DEFAULT_QUALITY_N,
-                   help="digits for the per-epoch val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
+    t.add_argument("--quality-n", type=_quality_digits, default=DEFAULT_QUALITY_N,
+                   help="digits for val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
+    t.add_argument("--quality-every", type=_nonnegative_int, default=DEFAULT_QUALITY_EVERY,
+                   help="steps between the quality figures during the run (default %(default)s: only at the end)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
                    help="steps between checkpoints of the whole GAN in OUT/gan.keras (default %(default)s)")
     again = t.add_mutually_exclusive_group()
@@ -185,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --out *.gif an animation of n digits morphing through 4 points")
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
-    e.add_argument("-n", type=_digit_count, default=DEFAULT_EVALUATE_N,
+    e.add_argument("-n", type=_fid_digits, default=DEFAULT_EVALUATE_N,
                    help="digits to generate and compare, at most the test digits (default %(default)s)")
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
@@ -208,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lr_G / lr_D range (default 0.1 10)")
     u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
     u.add_argument("--tune-beta-1", action="store_true", help="also choose Adam's beta_1 from 0.5 and 0.9")
-    u.add_argument("--conditional", action="store_true", help="search for a class-conditional GAN (labelled data)")
-    u.add_argument("--quality-n", type=_positive_int, default=DEFAULT_QUALITY_N,
+    u.add_argument("--conditional", action="store_true",
+                   help="require a class-conditional GAN (the default preset's, where the data has labels)")
+    u.add_argument("--quality-n", type=_fid_digits, default=DEFAULT_QUALITY_N,
                    help="digits per trial for val_fid (default %(default)s)")
     u.add_argument("--reference", action="store_true",
                    help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison")
@@ -239,11 +272,10 @@ def _evaluate(args) -> None:
     import json
 
     from .data import load_mnist
-    import numpy as np
 
     from .evaluation import Evaluator, quality, real_floor
     from .images import write_atomic
-    from .models import num_classes_of
+    from .presets import MIN_FID_DIGITS
     from .sampling import generate
     from .saving import load_generator
 
@@ -253,8 +285,10 @@ def _evaluate(args) -> None:
     evaluator = Evaluator.load(args.evaluator)
     data = load_mnist(args.data)
     n = min(args.n, len(data.x_test))
+    if n < MIN_FID_DIGITS:
+        raise ValueError(f"{data.source} holds {len(data.x_test)} test digits; a Fréchet distance needs at least "
+                         f"{MIN_FID_DIGITS}.")
     mem = not args.no_memorisation
-    classes = num_classes_of(generator)
     # A conditional generator draws each digit's class at random, as it
     # samples by default: figures comparable with an unconditional one's,
     # and its accuracy on the classes drawn.
@@ -266,7 +300,7 @@ def _evaluate(args) -> None:
             ("rarest class share", "rarest_class_share", "{:.4f}"),
             ("mean confidence", "mean_confidence", "{:.4f}"), ("memorised share", "memorised_share", "{:.4f}")]
     print(f"{n} generated digits from {args.model} vs {n} real test digits ({data.source})")
-    print(f"| figure | generator | real-data floor |\n| --- | --- | --- |")
+    print("| figure | generator | real-data floor |\n| --- | --- | --- |")
     for label, key, fmt in rows:
         if key in ours:
             print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
@@ -325,7 +359,7 @@ def _train(args) -> None:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
     result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
                    steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
-                   verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
+                   quality_every=args.quality_every, verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
                    checkpoint_every=args.checkpoint_every, health=not args.no_health,
                    stop_on_failure=args.stop_on_failure, minutes=args.minutes,
                    conditional=True if args.conditional else (False if args.unconditional else None))
@@ -381,11 +415,11 @@ def _tune(args) -> None:
     _writable_dir(args.directory)
     space = SearchSpace(lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range),
                         beta_1=(0.5, 0.9) if args.tune_beta_1 else None)
-    preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps, conditional=True if args.conditional else None)
+    preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps)
     run_search(args.directory, args.project_name, data=args.data, tuner=args.tuner, max_trials=args.max_trials,
                steps_per_trial=args.steps_per_trial, space=space, preset=preset, quality_n=args.quality_n,
                seed=args.seed, overwrite=args.overwrite, hyperband_epochs=args.hyperband_epochs,
-               reference=(3e-4, 1e-4) if args.reference else None)
+               reference=(3e-4, 1e-4) if args.reference else None, conditional=True if args.conditional else None)
 
 
 def _sample(args) -> None:

@@ -105,6 +105,11 @@ class Evaluator:
 
 def frechet_distance(feat_a: np.ndarray, feat_b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets."""
+    from .presets import MIN_FID_DIGITS
+
+    if min(len(feat_a), len(feat_b)) < MIN_FID_DIGITS:
+        raise ValueError(f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits on each side (the features are "
+                         f"{feat_a.shape[-1]}-d); got {len(feat_a)} and {len(feat_b)}.")
     mu_a, mu_b = feat_a.mean(axis=0), feat_b.mean(axis=0)
     cov_a, cov_b = np.cov(feat_a, rowvar=False), np.cov(feat_b, rowvar=False)
     with warnings.catch_warnings():

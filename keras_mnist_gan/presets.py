@@ -85,12 +85,23 @@ DEFAULT_CHECKPOINT_EVERY = 500
 # Digits behind each quality figure during training (val_fid, val_score,
 # val_accuracy) and in each tuning trial.
 DEFAULT_QUALITY_N = 1000
+# Steps between quality figures during `train`; 0: only at the end of the
+# run. A run that judges itself on the way spends that time not training
+# (see README, "Time to good digits").
+DEFAULT_QUALITY_EVERY = 0
 # Digits in a run's grids (samples/step_*.png, samples.png, TensorBoard)
 # and in `sample`'s default grid.
 GRID_DIGITS = 64
 # Columns of a conditional generator's default `sample` grid (and web
 # page): one row per digit, 0 to 9.
 GRID_COLS_PER_DIGIT = 10
+# The fewest digits a Fréchet distance can be taken on: the evaluator's
+# features are 128-d (evaluation.py), and fewer digits than that give a
+# singular covariance.
+MIN_FID_DIGITS = 129
+# The largest batch `train` accepts: a step holds about 2 MB of activations
+# and gradients per digit, so this stays within a few GB.
+MAX_BATCH_SIZE = 1024
 # Digits `evaluate` draws and compares with as many test digits.
 DEFAULT_EVALUATE_N = 10_000
 # keras-mnist-gan tune: steps per trial and the learning-rate ranges searched

@@ -20,8 +20,8 @@ from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_QUALITY_N, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH,
-                      GRID_COLS_PER_DIGIT, GRID_DIGITS, PRESETS, Preset)
+from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_QUALITY_EVERY, DEFAULT_QUALITY_N, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH,
+                      GRID_COLS_PER_DIGIT, GRID_DIGITS, MAX_BATCH_SIZE, MIN_FID_DIGITS, PRESETS, Preset)
 from .health import GameHealth
 from .sampling import balanced_labels
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
@@ -56,6 +56,29 @@ def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
     return gan
 
 
+def conditional_labels(preset: Preset, data: MnistData, n_images: int, conditional: bool | None = None,
+                       log=print) -> tuple[Preset, np.ndarray | None]:
+    """The preset a run trains and its labels (None: unconditional).
+
+    ``conditional`` overrides the preset's choice: True requires labels,
+    False trains the unconditional GAN; None follows the preset, and a
+    conditional preset on data without labels trains the unconditional GAN
+    with a one-line note.
+    """
+    if conditional is not None:
+        preset = replace(preset, conditional=bool(conditional))
+    if preset.conditional and data.y_train is None:
+        if conditional:
+            raise TrainingError(f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
+                                "digits of each class from labelled digits; train --unconditional on it.")
+        log(f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
+            "learns each digit from labelled digits).")
+        preset = replace(preset, conditional=False)
+    if not preset.conditional:
+        return preset, None
+    return preset, validate_labels(data.y_train, n_images, f"{data.source}: y_train")
+
+
 def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> dict:
     """What makes two invocations the same run (the step budget may grow)."""
     return {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
@@ -85,6 +108,7 @@ def train(
     steps_per_epoch: int | None = None,
     seed: int = 0,
     quality_n: int = DEFAULT_QUALITY_N,
+    quality_every: int = DEFAULT_QUALITY_EVERY,
     verbose: int | str = "auto",
     resume: bool | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
@@ -119,9 +143,10 @@ def train(
     an error, never overwritten; so is a second process training in the
     same folder, and a run file that is a symbolic link.
 
-    With ``quality_n`` > 0 and the shipped evaluator present, each epoch
-    also logs ``val_fid``, ``val_score`` and ``val_class_entropy`` on that
-    many digits against the test digits. With ``health``, `GameHealth` warns
+    With ``quality_n`` > 0 and the shipped evaluator present, the run's
+    last epoch (and, with ``quality_every`` > 0, every epoch that ends at a
+    multiple of that many steps) also logs ``val_fid``, ``val_score`` and
+    ``val_class_entropy`` on that many digits against the test digits. With ``health``, `GameHealth` warns
     when D is winning or G collapses (and stops the run if
     ``stop_on_failure``).
 
@@ -136,18 +161,7 @@ def train(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
-    if conditional is not None:
-        preset = replace(preset, conditional=bool(conditional))
-    labels = None
-    if preset.conditional and data.y_train is None:
-        if conditional:
-            raise TrainingError(f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
-                                "digits of each class from labelled digits; train --unconditional on it.")
-        log(f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
-            "learns each digit from labelled digits).")
-        preset = replace(preset, conditional=False)
-    if preset.conditional:
-        labels = validate_labels(data.y_train, len(images), f"{data.source}: y_train")
+    preset, labels = conditional_labels(preset, data, len(images), conditional, log)
     batches_per_pass = len(images) // preset.batch_size
     if batches_per_pass < 1:
         raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
@@ -155,6 +169,11 @@ def train(
         steps = epochs * batches_per_pass if epochs else DEFAULT_STEPS
     if int(steps) < 1:
         raise ValueError(f"steps must be positive; got {steps}.")
+    if not 1 <= preset.batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"the batch size must be from 1 to {MAX_BATCH_SIZE}; got {preset.batch_size}.")
+    if 0 < quality_n < MIN_FID_DIGITS:
+        raise ValueError(f"quality_n must be 0 (off) or at least {MIN_FID_DIGITS} (a Fréchet distance needs that "
+                         f"many digits); got {quality_n}.")
     steps = int(steps)
     steps_per_epoch = int(steps_per_epoch or min(DEFAULT_STEPS_PER_EPOCH, steps))
     if steps_per_epoch < 1:
@@ -185,7 +204,7 @@ def train(
             done = 0
         write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
         return _fit_run(gan, out_dir, files, data, (images, labels), preset, steps, steps_per_epoch, done, resuming, seed,
-                        quality_n, verbose, checkpoint_every, health, stop_on_failure, minutes, started,
+                        quality_n, quality_every, verbose, checkpoint_every, health, stop_on_failure, minutes, started,
                         seconds_before, log)
 
 
@@ -198,7 +217,7 @@ def _check_warmup(steps: int, generator_start: int) -> None:
 
 
 def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_per_epoch, done, resuming, seed, quality_n,
-             verbose, checkpoint_every, health, stop_on_failure, minutes, started, seconds_before, log) -> RunResult:
+             quality_every, verbose, checkpoint_every, health, stop_on_failure, minutes, started, seconds_before, log) -> RunResult:
     images, labels = images_and_labels
     nonfinite = StopOnNonFinite()
     checkpoint = Checkpoint(files["gan"], checkpoint_every)
@@ -212,8 +231,12 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
     if quality_n > 0:
         from .evaluation import EVALUATOR_PATH, Evaluator
 
-        if EVALUATOR_PATH.is_file():
-            common.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed))
+        if len(data.x_test) < MIN_FID_DIGITS:
+            log(f"note: {data.source} holds {len(data.x_test)} test digits, fewer than the {MIN_FID_DIGITS} a Fréchet "
+                "distance needs: no quality figures in this run.")
+        elif EVALUATOR_PATH.is_file():
+            common.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed,
+                                         every=quality_every))
     common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids]
     if keras.backend.backend() == "tensorflow":
         common.append(TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed))

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
-import numpy as np
 
 from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, StopAtStep, StopOnNonFinite
-from .data import MnistData, load_mnist, validate_images, validate_labels
+from .data import MnistData, load_mnist, validate_images
 from .pipeline import make_dataset
-from .presets import (DEFAULT_PRESET, DEFAULT_QUALITY_N, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE, PRESETS,
+from .training import conditional_labels
+from .presets import (DEFAULT_PRESET, MIN_FID_DIGITS, DEFAULT_QUALITY_N, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE, PRESETS,
                       Preset)
 
 OBJECTIVE = "val_fid"
@@ -100,8 +100,9 @@ class GANHyperModel(kt.HyperModel):
         self.preset = PRESETS[preset] if isinstance(preset, str) else preset
         if int(steps) < 1:
             raise SearchError(f"the step budget per trial must be at least 1; got {steps}.")
-        if int(quality_n) < 2:
-            raise SearchError(f"quality_n must be at least 2 digits (FID needs a covariance); got {quality_n}.")
+        if int(quality_n) < MIN_FID_DIGITS:
+            raise SearchError(f"quality_n must be at least {MIN_FID_DIGITS} digits (a Fréchet distance needs a "
+                              f"covariance of full rank); got {quality_n}.")
         self.steps = int(steps)
         self.steps_per_epoch = int(steps_per_epoch or steps)
         self.quality_n = int(quality_n)
@@ -241,13 +242,15 @@ def run_search(
     overwrite: bool = False,
     hyperband_epochs: int = 3,
     reference: tuple[float, float] | None = None,
+    conditional: bool | None = None,
     log=print,
 ) -> SearchResult:
     """Run (or resume) a search and write its report into the project folder.
 
     Rerun with the same arguments, finished trials are kept and only the
     missing ones run. ``reference=(lr_d, lr_g)`` also trains those fixed
-    rates at the same budget, reported beside the trials. Under keras-tuner's distributed mode the chief serves
+    rates at the same budget, reported beside the trials. ``conditional``:
+    as for `training.train`. Under keras-tuner's distributed mode the chief serves
     the oracle and writes the report; workers only run trials.
     """
     from keras_tuner.src.distribute import utils as dist
@@ -268,11 +271,7 @@ def run_search(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
-    labels = None
-    if preset_obj.conditional:
-        if data.y_train is None:
-            raise SearchError(f"{data.source} has no labels (y_train): a conditional GAN learns from labelled digits.")
-        labels = validate_labels(data.y_train, len(images), f"{data.source}: y_train")
+    preset_obj, labels = conditional_labels(preset_obj, data, len(images), conditional, log)
     if len(images) < preset_obj.batch_size:
         raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
     project_dir = Path(directory) / project_name

@@ -94,6 +94,14 @@ CASES = [
     ("tune --directory holding another project's files",
      "tune --data {tiny} --directory {tmp} --project-name foreign", 1, "not a keras-mnist-gan search"),
     ("tune --max-trials 0", "tune --max-trials 0", 2, "must be at least 1"),
+    ("--digit a range from high to low", "sample --digit 9-3 --out {tmp}/d.png", 2, "from low to high"),
+    ("--digit a list with a word in it", "sample --digit 1,seven --out {tmp}/d.png", 2, "a list (1,7)"),
+    ("train --batch-size 20000 (tens of GB in one step)", "train --batch-size 20000", 2, "must be at most 1024"),
+    ("train --quality-n 1 (no Fréchet distance on one digit)", "train --quality-n 1", 2, "at least 129 digits"),
+    ("evaluate -n 1", "evaluate --model {truncated} -n 1", 2, "at least 129 digits"),
+    ("tune --quality-n 5", "tune --quality-n 5", 2, "at least 129 digits"),
+    ("sample --interpolate GIF with --npy (a GIF's digits are frames)",
+     "sample --interpolate --out {tmp}/w.gif --npy {tmp}/w.npy", 1, "an interpolation GIF's digits are its frames"),
 ]
 
 
@@ -208,14 +216,18 @@ if __name__ == "__main__":
 
 
 def test_table(places, capsys, request):
-    """With -s, prints the table rows (used by the __main__ block)."""
+    """With -s, prints the table rows (used by the __main__ block), each
+    checked as test_bad_input checks it: the table shows what was tested."""
     if not request.config.getoption("capture") == "no":
-        pytest.skip("prints the README table; run: python tests/test_bad_inputs.py")
+        pytest.skip("prints the docs' table; run: python tests/test_bad_inputs.py")
     rows = []
-    for what, argv, code, _ in CASES:
+    for what, argv, code, words in CASES:
         if "readonly" in argv and os.geteuid() == 0:
             continue
+        if "{missing_backend}" in argv and places["missing_backend"] is None:
+            continue
         got, err = run_case(argv, places, capsys)
+        assert got == code and words in err.splitlines()[-1], (what, err)
         msg = (err.splitlines()[-1].replace(str(places["tmp"]), "DIR")  # no paths of this machine in the README
                .replace(str(places["evaluator"]), "EVALUATOR").replace("|", "\\|"))
         shown = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), argv)

@@ -63,7 +63,7 @@ def test_conditional_train_step_generate_and_round_trip(tmp_path, tiny_images, s
     save_model_atomic(gan.sampler, tmp_path / "generator.keras")
     back = load_gan(tmp_path / "gan.keras")
     np.testing.assert_allclose(back.generate(12, seed=3, labels=7), sevens, atol=1e-6)
-    from keras_mnist_gan.gan import generate
+    from keras_mnist_gan.sampling import generate
 
     np.testing.assert_allclose(generate(load_generator(tmp_path / "generator.keras"), 12, seed=3, labels=7), sevens,
                                atol=1e-6)
@@ -117,7 +117,7 @@ def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     history = (out / "history.csv").read_text().splitlines()
     assert "val_accuracy" in history[0]
     generator = load_generator(out / "generator.keras")
-    from keras_mnist_gan.gan import generate
+    from keras_mnist_gan.sampling import generate
 
     labels = np.repeat(np.arange(10), 50)
     _, probs = Evaluator.load().features_and_probs(generate(generator, len(labels), seed=0, labels=labels))

@@ -1,6 +1,5 @@
 import gzip
 import struct
-import warnings
 
 import numpy as np
 import pytest

@@ -27,7 +27,7 @@ from keras_mnist_gan import saving
 from keras_mnist_gan.cli import MAX_SAMPLE_DIGITS, main
 from keras_mnist_gan.data import DataError, load_path
 from keras_mnist_gan.evaluation import shipped_model
-from keras_mnist_gan.gan import generate
+from keras_mnist_gan.sampling import generate
 from keras_mnist_gan.images import IMAGE_FORMATS, grid, image_format, save_grid, write_atomic
 from keras_mnist_gan.noise import draw_noise, noise_stream
 from keras_mnist_gan.saving import ModelFileError, load_generator, save_model_atomic

@@ -24,9 +24,9 @@ import pytest
 
 from keras_mnist_gan import cli
 from keras_mnist_gan.evaluation import shipped_model
-from keras_mnist_gan.gan import generate
+from keras_mnist_gan.sampling import generate
 from keras_mnist_gan.images import grid
-from keras_mnist_gan.noise import draw_noise, noise_stream
+from keras_mnist_gan.noise import draw_inputs, draw_noise, noise_stream
 from keras_mnist_gan.saving import load_generator
 
 WEB = Path(str(resources.files("keras_mnist_gan") / "web"))
@@ -47,14 +47,20 @@ def test_vendored_runtime_is_the_pinned_npm_package():
 def test_page_noise_is_the_python_noise_number_for_number():
     script = ("import {NoiseStream} from %s; const out = {};"
               "for (const seed of [0, 7, 4294967295]) { const s = new NoiseStream(seed);"
-              " out[seed] = [Array.from(s.normals(3 * 100)), Array.from(s.normals(5))]; }"
+              " out[seed] = [Array.from(s.normals(3 * 100)), Array.from(s.normals(5))];"
+              " const c = s.inputs(4, 7, 10); out[seed].push(Array.from(c.noise), Array.from(c.labels)); }"
               "console.log(JSON.stringify(out));") % json.dumps((WEB / "noise.js").as_uri())
     got = json.loads(subprocess.run(["node", "--input-type=module", "-e", script], check=True,
                                     capture_output=True, text=True).stdout)
-    for seed, (first, second) in got.items():
+    for seed, (first, second, noise, labels) in got.items():
         stream = noise_stream(int(seed))
         np.testing.assert_array_equal(np.float32(first), draw_noise(stream, 3, 100).ravel())
         np.testing.assert_array_equal(np.float32(second), draw_noise(stream, 1, 5).ravel())
+        # A conditional generator's inputs: an odd noise size keeps a spare
+        # normal between digits, and the classes come between them.
+        expected_noise, expected_labels = draw_inputs(stream, 4, 7, 10)
+        np.testing.assert_array_equal(np.float32(noise), expected_noise.ravel())
+        np.testing.assert_array_equal(labels, expected_labels)
 
 
 @needs_export
@@ -66,9 +72,9 @@ def test_site_files_and_rewrite(tmp_path, capsys):
     assert {"index.html", "app.js", "noise.js", "model.json", "generator.onnx",
             "vendor/ort.wasm.min.js", "vendor/ort-wasm-simd-threaded.wasm"} <= files
     info = json.loads((site / "model.json").read_text())
-    assert info["noise_dim"] == 100 and info["num_classes"] is None and info["grid"]["n"] == 64
-    assert cli.main(["web", "--out", str(site), "--model", str(shipped_model("conditional_generator.keras"))]) == 0
-    assert json.loads((site / "model.json").read_text())["num_classes"] == 10
+    assert info["noise_dim"] == 100 and info["num_classes"] == 10 and info["grid"]["n"] == 64
+    assert cli.main(["web", "--out", str(site), "--model", str(shipped_model("unconditional_generator.keras"))]) == 0
+    assert json.loads((site / "model.json").read_text())["num_classes"] is None
     assert sorted(os.listdir(tmp_path)) == ["site"]  # no temporary folder left
 
 
@@ -146,7 +152,7 @@ def sites(tmp_path_factory):
     if not CAN_EXPORT:
         pytest.skip("writing a site needs TensorFlow and the [export] extra")
     out = {}
-    for name in ("generator.keras", "conditional_generator.keras"):
+    for name in ("generator.keras", "unconditional_generator.keras"):
         site = tmp_path_factory.mktemp("site")
         assert cli.main(["web", "--out", str(site), "--model", str(shipped_model(name))]) == 0
         out[name] = site
@@ -185,7 +191,7 @@ def _errors(driver) -> list:
 
 @pytest.fixture(scope="module")
 def generators():
-    return {name: load_generator(shipped_model(name)) for name in ("generator.keras", "conditional_generator.keras")}
+    return {name: load_generator(shipped_model(name)) for name in ("generator.keras", "unconditional_generator.keras")}
 
 
 def test_page_draws_the_digits_sample_draws(browser, serve, sites, generators):
@@ -233,10 +239,17 @@ def test_seed_field_new_digits_and_walk(browser, serve, sites, generators):
 
 
 def test_conditional_page_has_a_digit_picker(browser, serve, sites, generators):
+    """Any digit (random classes from the seed, as `sample` draws them), one
+    row per digit (`--digit 0-9`), or one digit (`--digit 4`)."""
     from selenium.webdriver.support.ui import Select
 
-    _open(browser, serve(sites["conditional_generator.keras"]) + "/?seed=3")
-    g = generators["conditional_generator.keras"]
+    _open(browser, serve(sites["generator.keras"]) + "/?seed=3")
+    g = generators["generator.keras"]
+    anything = grid(generate(g, 64, seed=3), scale=1).astype(int)
+    assert np.abs(_canvas(browser) - anything).max() <= 1
+    assert "--digit" not in browser.find_element("id", "status").text
+    Select(browser.find_element("id", "digit")).select_by_value("rows")
+    _wait(browser, "document.getElementById('status').textContent.includes('--digit 0-9')")
     rows = grid(generate(g, 100, seed=3, labels=np.arange(100) // 10), ncols=10, scale=1).astype(int)
     assert np.abs(_canvas(browser) - rows).max() <= 1
     Select(browser.find_element("id", "digit")).select_by_value("4")
