@@ -371,11 +371,13 @@ def _train(args) -> None:
 
 def _export(args) -> None:
     from .evaluation import shipped_model
-    from .export import CHECK_BATCH_SIZES, TOLERANCE, ExportError, check_export, export_generator, format_for, require
+    from .export import (CHECK_BATCH_SIZES, TOLERANCE, ExportError, check_export, check_target, export_generator,
+                         format_for, require)
     from .saving import load_generator
 
     fmt = format_for(args.out, args.format)
     require(fmt)
+    check_target(args.out, fmt)  # before the model loads: nothing of the user's is replaced
     _writable_dir(os.path.dirname(os.path.abspath(args.out)))
     generator = load_generator(args.model or shipped_model("generator.keras"))
     export_generator(generator, args.out, fmt)
@@ -395,7 +397,7 @@ def _web(args) -> None:
 
     check_site_folder(args.out)
     require("onnx")
-    _writable_dir(os.path.dirname(os.path.abspath(args.out)))
+    _writable_dir(args.out)  # the nearest folder that exists: '.' itself for --out .
     model = args.model or shipped_model("generator.keras")
     files = write_site(load_generator(model), args.out, source=os.path.basename(model))
     print(f"wrote {args.out}/ ({len(files)} files, {_size(args.out)}). Serve it with\n"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from . import outputs
 from .models import noise_dim_of, num_classes_of
 from .noise import draw_noise, noise_stream
 
@@ -77,28 +77,45 @@ def input_signature(generator: keras.Model) -> list:
     return [[noise, tf.TensorSpec((None,), tf.int32, name="label")]]
 
 
+def savedmodel_file(rel: str) -> bool:
+    """Whether ``rel`` (a path inside a SavedModel folder) is one TensorFlow
+    writes there: how a SavedModel exported before folders carried a
+    manifest (`outputs.MANIFEST`) is recognised as replaceable."""
+    return rel in ("saved_model.pb", "fingerprint.pb", "assets/", "variables/", "variables/variables.index") or bool(
+        re.fullmatch(r"variables/variables\.data-\d+-of-\d+", rel))
+
+
+def check_target(path: str | os.PathLike, format: str) -> None:
+    """Refuse (one line) an ``--out`` that export would have to delete
+    something of the user's to write: a folder where a file goes, a folder
+    holding files a SavedModel export did not write."""
+    try:
+        if format == "tf_saved_model":
+            outputs.check_folder(path, savedmodel_file, "a SavedModel")
+        else:
+            outputs.check_file_target(path, parent_must_exist=False)
+    except outputs.OutputError as e:
+        raise ExportError(str(e)) from None
+
+
 def export_generator(generator: keras.Model, path: str | os.PathLike, format: str | None = None) -> str:
     """Write ``generator`` to ``path`` as ``format`` (see `format_for`); returns
     the path. Written beside ``path`` first and then moved there, so an
-    interrupted export leaves no half-written file."""
+    interrupted export leaves no half-written file; only a file or a
+    SavedModel this tool wrote is replaced (see `keras_mnist_gan.outputs`)."""
     format = format_for(path, format)
     require(format)
-    path = Path(path)
-    if format == "tf_saved_model" and path.exists() and not (path / "saved_model.pb").exists():
-        raise ExportError(f"{path} exists and is not a SavedModel; not overwriting it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
-        staged = work / path.name
+    check_target(path, format)
+
+    def build(staged: Path) -> None:
         generator.export(str(staged), format=format, verbose=False, input_signature=input_signature(generator))
         if format == "onnx":
             _name_onnx_output(staged)
-        if path.is_dir():
-            old = work / "replaced"
-            path.rename(old)
-        staged.rename(path)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    if format == "tf_saved_model":
+        outputs.write_folder(path, build, savedmodel_file, "a SavedModel")
+    else:
+        outputs.install_file(path, build)
     return str(path)
 
 

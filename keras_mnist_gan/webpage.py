@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import keras
 
-from . import __version__
+from . import __version__, outputs
 from .export import OUTPUT_NAME, ExportError, export_generator, require
 from .images import GRID_GREY, GRID_PAD
 from .models import noise_dim_of, num_classes_of
@@ -30,6 +29,8 @@ PAGE_FILES = ("index.html", "app.js", "noise.js", "style.css")
 VENDOR_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
                 "onnxruntime-web.package.json")
 MODEL_FILE = "generator.onnx"
+# A site's files (relative paths), as every version of `write_site` wrote them.
+SITE_FILES = frozenset(PAGE_FILES + ("model.json", MODEL_FILE) + tuple(f"vendor/{n}" for n in VENDOR_FILES))
 
 
 def site_manifest(generator: keras.Model, source: str) -> dict:
@@ -47,28 +48,39 @@ def site_manifest(generator: keras.Model, source: str) -> dict:
     }
 
 
+def _site_file(out: str | os.PathLike) -> Callable[[str], bool]:
+    """How files of a site written before sites carried a manifest
+    (`outputs.MANIFEST`) are recognised: by name, and only in a folder whose
+    model.json is one this tool wrote (a folder of another web model has a
+    model.json too)."""
+    manifest = Path(out) / "model.json"
+    try:
+        info = None if manifest.is_symlink() else json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        info = None
+    ours = isinstance(info, dict) and info.get("model") == MODEL_FILE and "max_seed" in info
+    return SITE_FILES.__contains__ if ours else (lambda rel: False)
+
+
 def check_site_folder(out: str | os.PathLike) -> None:
-    """Refuse (ExportError) a site folder that is a file or holds files other
-    than a site written before."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out} exists and is not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not (out / "model.json").exists():
-        raise ExportError(f"{out} holds other files; give a new or empty folder (or a site written before).")
+    """Refuse (one-line ExportError) a site folder that is a file or holds
+    files other than those of a site written before."""
+    try:
+        outputs.check_folder(out, _site_file(out), "a site")
+    except outputs.OutputError as e:
+        raise ExportError(str(e)) from None
 
 
 def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "generator") -> list[str]:
     """Write the site for ``generator`` into the folder ``out``; returns the
     files written. ``out`` must be new, empty or a site written before (which
-    is replaced whole). Built beside ``out`` and moved there at the end, so an
-    interrupted run leaves the old site or none, never half of one."""
+    is replaced whole: see `keras_mnist_gan.outputs`). Built beside ``out``
+    and moved there at the end, so an interrupted run leaves the old site or
+    none, never half of one; '.' is filled file by file."""
     check_site_folder(out)
     require("onnx")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        site = work / "site"
+
+    def build(site: Path) -> None:
         (site / "vendor").mkdir(parents=True)
         page = resources.files(__package__) / "web"
         for name in PAGE_FILES:
@@ -77,9 +89,6 @@ def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "ge
             (site / "vendor" / name).write_bytes((page / "vendor" / name).read_bytes())
         export_generator(generator, site / MODEL_FILE, "onnx")
         (site / "model.json").write_text(json.dumps(site_manifest(generator, source), indent=2) + "\n")
-        if out.exists():
-            out.rename(work / "replaced")
-        site.rename(out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+    files = outputs.write_folder(out, build, _site_file(out), "a site")
+    return [f for f in files if not f.endswith("/")]

@@ -1,0 +1,153 @@
+"""Never lose a user's file (keras_mnist_gan/outputs.py): export, web and
+sample replace only what they wrote themselves, refuse anything else in one
+line, and leave no temporaries behind, even when stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import keras
+import pytest
+
+from keras_mnist_gan import cli, outputs
+
+CAN_EXPORT = keras.backend.backend() == "tensorflow" and all(
+    importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
+needs_export = pytest.mark.skipif(not CAN_EXPORT, reason="needs TensorFlow and the [export] extra")
+
+
+def digest(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+def one_line_error(capsys, *words: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and "error:" in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def build(files: dict):
+    def write(staged: Path) -> None:
+        for rel, text in files.items():
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            (staged / rel).write_text(text)
+    return write
+
+
+# --- the rule, once -----------------------------------------------------------
+
+def test_a_folder_of_ours_is_replaced_whole_and_a_foreign_file_refused(tmp_path):
+    out = tmp_path / "out"
+    outputs.write_folder(out, build({"a.txt": "1", "sub/b.txt": "2"}))
+    assert json.loads((out / outputs.MANIFEST).read_text())["files"] == ["a.txt", "sub/b.txt"]
+    outputs.write_folder(out, build({"a.txt": "3"}))  # a rerun over our own folder
+    assert sorted(outputs.entries(out)) == [outputs.MANIFEST, "a.txt"] and (out / "a.txt").read_text() == "3"
+    (out / "CNAME").write_text("digits.example.org")
+    before = digest(tmp_path)
+    with pytest.raises(outputs.OutputError, match=r"holds other files \(.*out/CNAME\); nothing was deleted"):
+        outputs.write_folder(out, build({"a.txt": "4"}))
+    assert digest(tmp_path) == before
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary left
+
+
+def test_files_known_by_name_count_as_ours_without_a_manifest(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "a.txt").write_text("written by an older version")
+    outputs.write_folder(out, build({"a.txt": "new"}), known=lambda rel: rel == "a.txt")
+    assert (out / "a.txt").read_text() == "new"
+    (out / "empty").mkdir()  # an empty folder of the user's is theirs too
+    with pytest.raises(outputs.OutputError, match="old/empty/"):
+        outputs.write_folder(out, build({"a.txt": "x"}), known=lambda rel: rel == "a.txt")
+
+
+def test_the_working_directory_is_filled_file_by_file(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    outputs.write_folder(".", build({"a.txt": "1", "sub/b.txt": "2"}))
+    assert sorted(outputs.entries(".")) == [outputs.MANIFEST, "a.txt", "sub/b.txt"]
+    outputs.write_folder(".", build({"a.txt": "3", "c.txt": "4"}))  # our old sub/b.txt goes, sub/ with it
+    assert sorted(outputs.entries(".")) == [outputs.MANIFEST, "a.txt", "c.txt"]
+    assert Path.cwd() == here.resolve()
+    (here / "notes.txt").write_text("mine")
+    with pytest.raises(outputs.OutputError, match=r"\./notes\.txt"):
+        outputs.write_folder(".", build({"a.txt": "5"}))
+    assert (here / "notes.txt").read_text() == "mine" and (here / "a.txt").read_text() == "3"
+
+
+def test_a_file_target_never_replaces_a_folder_or_a_device(tmp_path):
+    folder = tmp_path / "g.onnx"
+    folder.mkdir()
+    (folder / "my_notes.txt").write_text("mine")
+    with pytest.raises(outputs.OutputError, match="g.onnx is a folder"):
+        outputs.install_file(folder, lambda staged: staged.write_text("model"))
+    assert (folder / "my_notes.txt").read_text() == "mine"
+    with pytest.raises(outputs.OutputError, match="is a character device"):
+        outputs.check_file_target("/dev/null")
+    outputs.install_file(tmp_path / "new" / "g.onnx", lambda staged: staged.write_text("model"))
+    assert (tmp_path / "new" / "g.onnx").read_text() == "model"
+    assert sorted(os.listdir(tmp_path / "new")) == ["g.onnx"]
+
+
+# --- export and web ----------------------------------------------------------
+
+@needs_export
+@pytest.mark.parametrize("name", ["g.onnx", "g.tflite"])
+def test_export_refuses_a_folder_of_the_users_where_its_file_goes(name, tmp_path, capsys):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "my_notes.txt").write_text("mine")
+    assert cli.main(["export", "--out", str(folder)]) == 1
+    one_line_error(capsys, f"{folder} is a folder")
+    assert (folder / "my_notes.txt").read_text() == "mine" and os.listdir(tmp_path) == [name]
+
+
+@needs_export
+def test_savedmodel_export_refuses_a_folder_with_other_files(tmp_path, capsys):
+    sm = tmp_path / "sm"
+    sm.mkdir()
+    (sm / "saved_model.pb").write_bytes(b"looks like one")
+    (sm / "thesis.tex").write_text("years of work")
+    before = digest(tmp_path)
+    assert cli.main(["export", "--format", "tf_saved_model", "--out", str(sm)]) == 1
+    one_line_error(capsys, f"{sm}/thesis.tex", "not a SavedModel")
+    assert digest(tmp_path) == before
+
+
+@needs_export
+def test_web_refuses_another_web_models_folder(tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model.json").write_text('{"format": "layers-model"}')
+    (other / "group1-shard1of1.bin").write_bytes(b"weights")
+    (other / "notes.txt").write_text("mine")
+    before = digest(tmp_path)
+    assert cli.main(["web", "--out", str(other)]) == 1
+    one_line_error(capsys, "holds other files", f"{other}/group1-shard1of1.bin", "and 2 more")
+    assert digest(tmp_path) == before
+
+
+@needs_export
+def test_web_into_the_working_directory_and_over_its_own_site(tmp_path, monkeypatch, capsys):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert cli.main(["web", "--out", "."]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    site = set(outputs.entries("."))
+    assert {"index.html", "model.json", "generator.onnx", "vendor/ort.wasm.min.js", outputs.MANIFEST} <= site
+    assert cli.main(["web", "--out", "."]) == 0  # a rerun over our own site
+    assert set(outputs.entries(".")) == site and os.listdir(tmp_path) == ["here"]
+    (here / "CNAME").write_text("digits.example.org")
+    before = digest(here)
+    assert cli.main(["web", "--out", "."]) == 1
+    one_line_error(capsys, "./CNAME", "nothing was deleted")
+    assert digest(here) == before
