@@ -14,13 +14,14 @@ Three rules keep a run folder safe:
 
 from __future__ import annotations
 
-import glob
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict
 
 from .images import write_atomic
+from .outputs import foreign, remove_stale_temporaries
 from .visuals import run_frames
 
 RUN_FILES = ("gan.keras", "generator.keras", "history.csv", "samples.png", "curves.png", "progress.gif")
@@ -96,6 +97,25 @@ def refuse_links(out_dir: str) -> None:
                                 "(the file it points to may lie outside --out): remove it or choose another --out.")
 
 
+def _run_dir_file(rel: str) -> bool:
+    """Files a run writes inside samples/ (the grids) and tensorboard/ (the
+    event files of `visuals.TensorBoardLogger`)."""
+    return bool(re.fullmatch(r"\.?step_\d+\.png(\.tmp-\d+)?|events\.out\.tfevents\.[^/]+", rel))
+
+
+def _refuse_foreign_in_run_dirs(out_dir: str) -> None:
+    """--restart deletes samples/ and tensorboard/ whole: refuse, deleting
+    nothing, when they hold a file the run did not write (the rule of
+    `keras_mnist_gan.outputs`)."""
+    for name in RUN_DIRS:
+        folder = os.path.join(out_dir, name)
+        if os.path.isdir(folder):
+            others = foreign(folder, _run_dir_file)
+            if others:
+                raise TrainingError(f"{os.path.join(folder, others[0])} is not a file of the run, and --restart deletes "
+                                    f"{folder} whole; nothing was deleted: move it away first.")
+
+
 def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
     """Decide whether to resume the run in ``out_dir``; clear it for a
     restart. Raises `TrainingError` when it holds a different run."""
@@ -104,6 +124,7 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
     cfg_path = os.path.join(out_dir, CONFIG)
     checkpoint = os.path.join(out_dir, "gan.keras")
     if resume is False:
+        _refuse_foreign_in_run_dirs(out_dir)
         for name in ours:
             path = os.path.join(out_dir, name)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
@@ -173,6 +194,7 @@ def forget_after(out_dir: str, step: int) -> float:
     for frame in run_frames(os.path.join(out_dir, "samples")):
         if int(os.path.basename(frame)[5:-4]) > step:
             os.remove(frame)
-    for stale in glob.glob(os.path.join(out_dir, ".*.tmp-*")) + glob.glob(os.path.join(out_dir, "*.tmp-*")):
-        os.remove(stale)
+    # Only names of our own temporaries' pattern: the user's own files stay.
+    for name in RUN_FILES + (CONFIG, "gan", "generator"):  # "gan": save_model_atomic's .gan.tmp-PID.keras
+        remove_stale_temporaries(out_dir, name)
     return seconds

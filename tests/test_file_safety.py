@@ -151,3 +151,32 @@ def test_web_into_the_working_directory_and_over_its_own_site(tmp_path, monkeypa
     assert cli.main(["web", "--out", "."]) == 1
     one_line_error(capsys, "./CNAME", "nothing was deleted")
     assert digest(here) == before
+
+
+# --- train's run folder follows the same rule ---------------------------------
+
+def test_restart_refuses_a_run_folder_whose_samples_hold_a_users_file(tmp_path):
+    from keras_mnist_gan.rundir import TrainingError, prepare
+
+    out = tmp_path / "run"
+    (out / "samples").mkdir(parents=True)
+    (out / "config.json").write_text("{}")
+    (out / "samples" / "step_0000040.png").write_bytes(b"ours by name")
+    (out / "samples" / "favourite.png").write_bytes(b"mine")
+    with pytest.raises(TrainingError, match=r"samples/favourite.png is not a file of the run.*nothing was deleted"):
+        prepare(str(out), {}, resume=False)
+    assert (out / "samples" / "favourite.png").exists() and (out / "config.json").exists()
+    (out / "samples" / "favourite.png").unlink()
+    assert prepare(str(out), {}, resume=False) is False
+    assert os.listdir(out) == []
+
+
+def test_a_resume_removes_our_stale_temporaries_only(tmp_path):
+    from keras_mnist_gan.rundir import forget_after
+
+    (tmp_path / "history.csv").write_text("step,g_loss,wall_s\n10,1.0,5.0\n20,1.0,9.0\n")
+    stale = tmp_path / ".gan.tmp-999999999.keras"  # no such process: a killed save's
+    stale.write_bytes(b"half a model")
+    (tmp_path / "notes.tmp-1").write_text("mine")
+    assert forget_after(str(tmp_path), 10) == 5.0
+    assert sorted(os.listdir(tmp_path)) == ["history.csv", "notes.tmp-1"]
