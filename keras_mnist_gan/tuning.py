@@ -202,18 +202,32 @@ def trial_row(trial) -> dict:
     return row
 
 
+def _check_project_name(name: str) -> None:
+    """The project is a folder inside ``directory``: a path as its name could
+    reach outside it ('../victim', '/home/me'), where --overwrite would
+    delete files and the search be written."""
+    if name in ("", ".", "..") or "/" in name or (os.altsep and os.altsep in name) or os.sep in name or "\0" in name:
+        raise SearchError(f"--project-name {name!r}: give a plain folder name (no '/', not '.' or '..'); the search "
+                          "is written in --directory/NAME.")
+
+
 def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     """Whether ``project_dir`` holds this very search (to resume). Raises if
-    it holds another search or something that is not a search at all."""
-    if overwrite or not project_dir.exists():
+    it holds another search (unless ``overwrite``) or something that is not
+    a search at all: --overwrite discards a search, never other files."""
+    if not project_dir.exists() and not project_dir.is_symlink():
         return False
-    if not project_dir.is_dir():
-        raise SearchError(f"{project_dir} exists and is not a directory.")
+    if project_dir.is_symlink() or not project_dir.is_dir():
+        what = "is a symbolic link" if project_dir.is_symlink() else "exists and is not a directory"
+        raise SearchError(f"{project_dir} {what}; choose another --directory/--project-name.")
     cfg = project_dir / SEARCH_CONFIG
     if not cfg.is_file():
         if any(project_dir.iterdir()):
-            raise SearchError(f"{project_dir} holds files that are not a keras-mnist-gan search; "
-                              "choose another --directory/--project-name, or --overwrite.")
+            fix = "--overwrite discards only a search, so " if overwrite else ""
+            raise SearchError(f"{project_dir} holds files that are not a keras-mnist-gan search (no {SEARCH_CONFIG}); "
+                              f"{fix}choose another --directory/--project-name.")
+        return False
+    if overwrite:
         return False
     try:
         saved = json.loads(cfg.read_text())
@@ -257,6 +271,7 @@ def run_search(
 
     if tuner not in TUNERS:
         raise SearchError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
+    _check_project_name(project_name)
     if int(max_trials) < 1:
         raise SearchError(f"max_trials must be at least 1; got {max_trials}.")
     if int(steps_per_trial) < 1:

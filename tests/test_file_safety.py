@@ -180,3 +180,28 @@ def test_a_resume_removes_our_stale_temporaries_only(tmp_path):
     (tmp_path / "notes.tmp-1").write_text("mine")
     assert forget_after(str(tmp_path), 10) == 5.0
     assert sorted(os.listdir(tmp_path)) == ["history.csv", "notes.tmp-1"]
+
+
+# --- tune's project folder ------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["../victim", "a/b", "..", ".", "", "/tmp/elsewhere"])
+def test_tune_project_name_is_a_plain_folder_name(name, tmp_path, tiny_npz, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    os.remove(tiny_npz)  # refused before the data is read
+    assert cli.main(["tune", "--data", str(tiny_npz), "--directory", str(tmp_path / "out"), "--project-name", name,
+                     "--overwrite", "--max-trials", "1", "--steps-per-trial", "4", "--warmup-steps", "2"]) == 1
+    one_line_error(capsys, "give a plain folder name")
+    assert sorted(os.listdir(tmp_path)) == ["victim"] and (victim / "keep.txt").read_text() == "mine"
+
+
+def test_tune_overwrite_discards_only_a_search(tmp_path, tiny_npz, capsys):
+    project = tmp_path / "out" / "mine"
+    project.mkdir(parents=True)
+    (project / "keep.txt").write_text("mine")
+    argv = ["tune", "--data", str(tiny_npz), "--directory", str(tmp_path / "out"), "--project-name", "mine",
+            "--overwrite", "--max-trials", "1", "--steps-per-trial", "4", "--warmup-steps", "2"]
+    assert cli.main(argv) == 1
+    one_line_error(capsys, "not a keras-mnist-gan search", "--overwrite discards only a search")
+    assert os.listdir(project) == ["keep.txt"]
