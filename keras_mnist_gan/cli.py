@@ -327,17 +327,58 @@ def _train_evaluator(args) -> None:
     print(f"test accuracy {acc:.4f} on {len(data.x_test)} digits ({data.source}); wrote {args.out}")
 
 
-def _interrupt_on_signals() -> None:
-    """SIGINT and SIGTERM both stop training the way Ctrl-C does: a
-    checkpoint is saved on the way out. (A shell starts background jobs with
-    SIGINT ignored, and schedulers stop jobs with SIGTERM.)"""
-    import signal
+class _interrupt_on_signals:
+    """SIGINT and SIGTERM both stop any command the way Ctrl-C does: training
+    saves a checkpoint on the way out, and every command's temporary files
+    are removed by the ``finally`` blocks that made them. (A shell starts
+    background jobs with SIGINT ignored, and schedulers and ``timeout`` stop
+    jobs with SIGTERM, which would otherwise end the process on the spot.)
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    Python runs the handler wherever the main thread is, so its
+    KeyboardInterrupt can land where it is lost: in a garbage-collector
+    callback or a ``__del__`` (Python prints it and goes on; it is raised
+    again here, at the next chance), or in a callback from TensorFlow's C++
+    code (it comes out as another error; ``received`` tells that it was a
+    stop). ``restore()`` puts the previous handlers back."""
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.received: str | None = None
+        self._previous: dict = {}
+        self._hook = sys.unraisablehook
+        if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+            self._previous = {sig: signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+            sys.unraisablehook = self._unraisable
+
+    def _interrupt(self, signum, frame):
+        import signal
+
+        self.received = signal.Signals(signum).name
+        raise KeyboardInterrupt(self.received)
+
+    def _unraisable(self, unraisable) -> None:
+        if self.received and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            import _thread
+            import signal
+            import threading
+
+            # The signal again in a moment, from another thread, so that the
+            # handler runs once the main thread is out of this callback.
+            again = threading.Timer(0.05, _thread.interrupt_main, (getattr(signal, self.received),))
+            again.daemon = True
+            again.start()
+            return
+        self._hook(unraisable)
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if self._previous:
+            sys.unraisablehook = self._hook
 
 
 def _train(args) -> None:
@@ -348,7 +389,6 @@ def _train(args) -> None:
         raise ValueError(f"--noise-dim must be between 4 (the generator uses noise_dim/4 filters) and {MAX_NOISE_DIM} "
                          f"(its first layer has 3136 x noise_dim weights); got {args.noise_dim}.")
     _writable_dir(args.out)
-    _interrupt_on_signals()
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
         warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
@@ -523,14 +563,25 @@ def main(argv: list[str] | None = None) -> int:
     from .saving import ModelFileError
     from .training import TrainingError
 
+    stop = _interrupt_on_signals()
     try:
-        {"train": _train, "sample": _sample, "evaluate": _evaluate,
-         "train-evaluator": _train_evaluator, "tune": _tune, "export": _export, "web": _web}[args.command](args)
-    except (DataError, ModelFileError, TrainingError, ValueError, OSError) as e:
-        print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        try:
+            {"train": _train, "sample": _sample, "evaluate": _evaluate,
+             "train-evaluator": _train_evaluator, "tune": _tune, "export": _export, "web": _web}[args.command](args)
+        finally:
+            stop.restore()  # inside the outer try: a stop that lands here is still a stop
+    except BaseException as e:
+        if not (isinstance(e, KeyboardInterrupt) or stop.received):
+            if isinstance(e, (DataError, ModelFileError, TrainingError, ValueError, OSError)):
+                print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
+                return 1
+            raise
         print(f"keras-mnist-gan {args.command}: interrupted", file=sys.stderr)
+        if argv is None:
+            # The process is ending: objects the interrupt left half-built
+            # (TensorFlow's, mid-import) would print "Exception ignored in
+            # ... __del__" tracebacks as they are collected.
+            sys.unraisablehook = lambda unraisable: None
         return 130
     return 0
 

@@ -205,3 +205,56 @@ def test_tune_overwrite_discards_only_a_search(tmp_path, tiny_npz, capsys):
     assert cli.main(argv) == 1
     one_line_error(capsys, "not a keras-mnist-gan search", "--overwrite discards only a search")
     assert os.listdir(project) == ["keep.txt"]
+
+
+# --- stopped writes leave nothing behind -----------------------------------------
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_rerun_removes_our_stale_temporaries_and_nothing_else(tmp_path):
+    dead = _dead_pid()
+    stale_site = tmp_path / f".site.tmp-{dead}-k3j2"
+    (stale_site / "new").mkdir(parents=True)
+    (stale_site / "new" / "generator.onnx").write_bytes(b"14 MB, once")
+    stale_onnx = tmp_path / f".g.onnx.tmp-{dead}-x1"
+    stale_onnx.mkdir()
+    live = tmp_path / f".site.tmp-{os.getpid()}-busy"  # a writer still running (here: this process)
+    live.mkdir()
+    users = [tmp_path / ".site.tmp-notes", tmp_path / f".other.tmp-{dead}"]
+    for path in users:
+        path.write_text("mine")
+    outputs.write_folder(tmp_path / "site", build({"index.html": "page"}))
+    outputs.install_file(tmp_path / "g.onnx", lambda staged: staged.write_bytes(b"model"))
+    assert not stale_site.exists() and not stale_onnx.exists()
+    assert live.exists() and all(p.read_text() == "mine" for p in users)
+
+
+@needs_export
+@pytest.mark.parametrize("argv, temporary", [(["web", "--out", "site"], ".site.tmp-*"),
+                                             (["export", "--out", "g.onnx"], ".g.onnx.tmp-*")])
+def test_sigterm_stops_web_and_export_cleanly(argv, temporary, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, "-m", "keras_mnist_gan", *argv], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 240
+    while not list(tmp_path.glob(temporary)):
+        assert proc.poll() is None and time.time() < end, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the conversion, which takes seconds
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [f"keras-mnist-gan {argv[0]}: interrupted"], err
+    assert os.listdir(tmp_path) == [], "a stopped write leaves no temporary and no half-written output"
