@@ -87,7 +87,8 @@ def quiet_native_logs() -> None:
     # Our own warnings are notes for the user: one line, without the
     # file, line number and source line Python adds for developers.
     warnings.formatwarning = lambda message, category, *rest, **kw: f"keras-mnist-gan: note: {message}\n"
-    for name in ("tensorflow", "absl", "h5py"):
+    # matplotlib says "building the font cache" when that takes a few seconds (a busy machine): not ours to show.
+    for name in ("tensorflow", "absl", "h5py", "matplotlib"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         sys.stderr.flush()

@@ -161,7 +161,8 @@ def train(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
-    preset, labels = conditional_labels(preset, data, len(images), conditional, log)
+    notes: list[str] = []  # said once training starts, not on a run that is already done
+    preset, labels = conditional_labels(preset, data, len(images), conditional, notes.append)
     batches_per_pass = len(images) // preset.batch_size
     if batches_per_pass < 1:
         raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
@@ -196,10 +197,14 @@ def train(
                 log(f"run is already at step {done} of {steps}; raise --steps to train on")
                 return RunResult(gan=gan, out_dir=out_dir, steps=done, files=files, resumed_from=done, already_done=True)
             _check_warmup(steps, int(gan.generator_start.numpy()))
+            for note in notes:
+                log(note)
             seconds_before = forget_after(out_dir, done)
             log(f"resuming from step {done} ({files['gan']}), training to step {steps}")
         else:
             _check_warmup(steps, preset.warmup_steps)
+            for note in notes:
+                log(note)
             gan = build_gan(preset, seed=seed)
             done = 0
         write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})

@@ -10,7 +10,7 @@ from keras_mnist_gan.cli import main
 
 
 TRAIN_ARGS = ["--steps", "12", "--steps-per-epoch", "6", "--batch-size", "20", "--warmup-steps", "4", "--seed", "3",
-              "--quality-n", "50", "--quiet"]
+              "--quality-n", "150", "--quality-every", "6", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def trained_run(tmp_path_factory):
 
     s = load_subset()
     data = root / "tiny.npz"
-    np.savez(data, x_train=s.x_train[:400, ..., 0], x_test=s.x_test[:50, ..., 0])
+    np.savez(data, x_train=s.x_train[:400, ..., 0], x_test=s.x_test[:150, ..., 0])
     out = root / "run"
     code = main(["train", "--data", str(data), "--out", str(out)] + TRAIN_ARGS)
     assert code == 0
@@ -39,7 +39,7 @@ def test_train_writes_everything(trained_run):
     header = rows[0].split(",")
     # d_r1 is there because the default (quality) preset trains with the R1 penalty.
     assert header == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "d_r1", "g_loss",
-                      "val_class_entropy", "val_fid", "val_rarest_class", "val_score", "wall_s"]
+                      "val_class_entropy", "val_fid", "val_rarest_class", "val_score", "val_seconds", "wall_s"]
     wall = [float(r.split(",")[-1]) for r in rows[1:]]
     assert 0 < wall[0] < wall[1]
     fid = [float(r.split(",")[header.index("val_fid")]) for r in rows[1:]]
@@ -150,3 +150,18 @@ def test_help_works_and_commands_say_so_when_the_backend_is_not_installed(tmp_pa
     assert r.stderr.strip().splitlines() == [
         f"keras-mnist-gan sample: error: KERAS_BACKEND={missing}, but {missing} is not installed: "
         f"`pip install {missing}`, or unset KERAS_BACKEND to use TensorFlow."]
+
+
+def test_quality_figures_only_at_the_end_by_default(tmp_path, tiny_npz):
+    """Without --quality-every the run spends no time judging itself on the
+    way: only the last epoch's row has val_fid; the header widens for it."""
+    out = tmp_path / "run"
+    i = TRAIN_ARGS.index("--quality-every")
+    args = TRAIN_ARGS[:i] + TRAIN_ARGS[i + 2:]
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out)] + args) == 0
+    rows = [r.split(",") for r in (out / "history.csv").read_text().strip().splitlines()]
+    fid = [float(r[rows[0].index("val_fid")]) for r in rows[1:]]
+    assert [r[0] for r in rows[1:]] == ["6", "12"]
+    assert np.isnan(fid[0]) and fid[1] > 0
+    seconds = float(rows[2][rows[0].index("val_seconds")])
+    assert 0 < seconds < float(rows[2][rows[0].index("wall_s")])

@@ -63,3 +63,27 @@ def test_shipped_conditional_generator_draws_the_digit_asked_for(tmp_path):
         # saved_models/README.md records 98-100% per digit at n=1,000 each;
         # an unconditional or untrained generator hits about 10%.
         assert (probs.argmax(axis=1) == digit).mean() >= 0.9, digit
+
+
+def test_shipped_generator_draws_every_class_at_random_without_digit(tmp_path, subset):
+    """The default generator is conditional; `sample` without --digit draws
+    each digit's class at random from the seed: every class 8-12% of 2,000
+    digits, the figures of an unconditional generator, and the same digits
+    again for the same seed."""
+    npy = tmp_path / "d.npy"
+    argv = ["sample", "-n", "2000", "--seed", "1", "--out", str(tmp_path / "d.png"), "--npy", str(npy)]
+    assert main(argv) == 0
+    digits = np.load(npy)
+    assert main(argv) == 0
+    np.testing.assert_array_equal(np.load(npy), digits)
+    q = quality(Evaluator.load(), digits, subset.x_test[:2000], memorisation=False)
+    shares = np.asarray(q["class_share"])
+    assert shares.min() >= 0.08 and shares.max() <= 0.12, shares
+    # saved_models/README.md records FID 1.6 and score 9.77 at n=10,000;
+    # the unconditional generator scores about 8.
+    assert q["mnist_score"] > 9.3 and q["fid"] < 10.0, q
+    # --digit 0-9: one row per digit, each the digit asked for.
+    rows = tmp_path / "rows.npy"
+    assert main(["sample", "--digit", "0-9", "--seed", "1", "--out", str(tmp_path / "r.png"), "--npy", str(rows)]) == 0
+    _, probs = Evaluator.load().features_and_probs(np.load(rows))
+    assert (probs.argmax(axis=1) == np.arange(100) // 10).mean() >= 0.9

@@ -21,7 +21,7 @@ def free_port() -> int:
 def test_chief_and_two_workers_share_the_trials(tmp_path, tiny_npz):
     port = free_port()
     cmd = [sys.executable, "-m", "keras_mnist_gan", "tune", "--data", str(tiny_npz), "--tuner", "random",
-           "--max-trials", "4", "--steps-per-trial", "4", "--warmup-steps", "2", "--quality-n", "50",
+           "--max-trials", "4", "--steps-per-trial", "4", "--warmup-steps", "2", "--quality-n", "150",
            "--directory", str(tmp_path), "--project-name", "dist"]
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
                 KERASTUNER_ORACLE_PORT=str(port), PYTHONUNBUFFERED="1")

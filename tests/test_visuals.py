@@ -17,10 +17,10 @@ from keras_mnist_gan.visuals import interpolation_noise, slerp
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory, subset):
-    data = MnistData(subset.x_train[:320], subset.y_train[:320], subset.x_test[:100], subset.y_test[:100], "tiny")
+    data = MnistData(subset.x_train[:320], subset.y_train[:320], subset.x_test[:150], subset.y_test[:150], "tiny")
     out = tmp_path_factory.mktemp("run")
     return train(str(out), data, PRESETS["stable"].with_(batch_size=16, warmup_steps=2), steps=12, steps_per_epoch=4,
-                 quality_n=50, verbose=0, log=lambda *_: None)
+                 quality_n=150, quality_every=4, verbose=0, log=lambda *_: None)
 
 
 def test_tensorboard_events_hold_scalars_and_digit_grids(short_run):
