@@ -140,6 +140,18 @@ def _writable_dir(path: str) -> None:
         raise OSError(f"{path}: cannot write into {os.path.abspath(probe_dir)} (permission denied).")
 
 
+def _check_output_file(path: str, flag: str) -> None:
+    """Before any work: a file output's folder must exist (it is not
+    created), and no folder or device may stand where the file goes."""
+    from .outputs import OutputError, check_file_target
+
+    try:
+        check_file_target(path)
+    except OutputError as e:
+        raise ValueError(f"{flag} {e}") from None
+    _writable_dir(os.path.dirname(path) or ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVALUATE_N, DEFAULT_PRESET, DEFAULT_QUALITY_EVERY,
                           DEFAULT_QUALITY_N,
@@ -466,7 +478,7 @@ def _tune(args) -> None:
 
 def _sample(args) -> None:
     from .evaluation import shipped_model
-    from .images import image_format
+    from .images import check_grid_size, image_format
     from .models import noise_dim_of, num_classes_of
     from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
     from .sampling import generate, generator_inputs
@@ -483,36 +495,44 @@ def _sample(args) -> None:
     if args.npy and animate:
         raise ValueError("--npy: an interpolation GIF's digits are its frames; write a grid (--out *.png) "
                          "to save them as .npy.")
+    digits = args.digit
+    # The grid's layout: how many digits, in how many columns.
+    if animate:
+        n, cols = args.n or 16, None
+    elif args.interpolate:
+        n, cols = args.n or 80, args.cols or 10
+    elif digits is not None and len(digits) > 1:  # one row per digit asked for
+        cols = args.cols or GRID_COLS_PER_DIGIT
+        n = args.n or cols * len(digits)
+    else:
+        n, cols = args.n or GRID_DIGITS, args.cols
+    check_grid_size(args.out, n, cols, scale=3 if animate else 2)
     for target in filter(None, (args.out, args.npy)):
-        _writable_dir(os.path.dirname(target) or ".")
+        _check_output_file(target, "--npy" if target is args.npy else "--out")
     generator = load_generator(args.model or shipped_model("generator.keras"))
     classes = num_classes_of(generator)
     if args.digit is not None and classes is None:
         raise ValueError(f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
                          "particular class); use a conditional one (what train makes by default, or the shipped "
                          "saved_models/generator.keras).")
-    digits = args.digit
-    if args.interpolate:
-        from .visuals import interpolation_gif, interpolation_noise
+    if animate:
+        from .visuals import interpolation_gif
 
-        if animate:
-            n = args.n or 16
-            interpolation_gif(generator, args.out, n=n, seed=args.seed,
-                              labels=None if digits is None else _digit_labels(digits, n, 1))
-            print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
-            return
-        cols = args.cols or 10
-        n = args.n or 80
+        interpolation_gif(generator, args.out, n=n, seed=args.seed,
+                          labels=None if digits is None else _digit_labels(digits, n, 1))
+        print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
+        return
+    if args.interpolate:
+        from .visuals import interpolation_noise
+
         noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)[:n]
         labels = None if classes is None else _digit_labels(digits or list(range(classes)), len(noise), cols)
         out = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
         _write_samples(out, args, cols)
         print(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points")
         return
-    cols, n, labels = args.cols, args.n or GRID_DIGITS, None
-    if digits is not None and len(digits) > 1:  # one row per digit asked for
-        cols = cols or GRID_COLS_PER_DIGIT
-        n = args.n or cols * len(digits)
+    labels = None
+    if digits is not None and len(digits) > 1:
         labels = _digit_labels(digits, n, cols)
     elif digits is not None:
         labels = digits[0]

@@ -102,6 +102,16 @@ CASES = [
     ("tune --quality-n 5", "tune --quality-n 5", 2, "at least 129 digits"),
     ("sample --interpolate GIF with --npy (a GIF's digits are frames)",
      "sample --interpolate --out {tmp}/w.gif --npy {tmp}/w.npy", 1, "an interpolation GIF's digits are its frames"),
+    ("sample a grid too wide for a GIF (3,000 digits in one row)", "sample -n 3000 --cols 3000 --out {tmp}/w.gif", 1,
+     "a GIF image holds at most 65,535 a side: give --cols from 3 to 1,092"),
+    ("sample a grid too wide for a JPEG", "sample -n 3000 --cols 3000 --out {tmp}/w.jpg", 1,
+     "a JPEG image holds at most 65,500 a side"),
+    ("sample a grid too tall for a GIF (one column)", "sample -n 3000 --cols 1 --out {tmp}/w.gif", 1,
+     "give --cols from 3 to 1,092"),
+    ("sample more digits than one WebP grid holds", "sample -n 100000 --out {tmp}/w.webp", 1,
+     "so at most 73,984 digits: give fewer (-n)"),
+    ("sample --interpolate walks too long for one PNG row", "sample --interpolate -n 2000 --cols 2000 --out {tmp}/w.png",
+     1, "give --cols from 2 to 1,092"),
 ]
 
 
