@@ -140,6 +140,22 @@ def _writable_dir(path: str) -> None:
         raise OSError(f"{path}: cannot write into {os.path.abspath(probe_dir)} (permission denied).")
 
 
+def _check_input(path: str | None, flag: str) -> None:
+    """A symbolic-link loop or a dangling link reads as "no such file" to the
+    loaders: say what it is."""
+    import errno
+
+    if not path:
+        return
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP or os.path.islink(path):
+            from .saving import missing_path_error
+
+            raise ValueError(f"{flag} {missing_path_error(path)}") from None
+
+
 def _check_output_file(path: str, flag: str) -> None:
     """Before any work: a file output's folder must exist (it is not
     created), and no folder or device may stand where the file goes."""
@@ -292,7 +308,7 @@ def _evaluate(args) -> None:
     from .saving import load_generator
 
     if args.json:
-        _writable_dir(os.path.dirname(args.json) or ".")
+        _check_output_file(args.json, "--json")
     generator = load_generator(args.model)
     evaluator = Evaluator.load(args.evaluator)
     data = load_mnist(args.data)
@@ -330,11 +346,20 @@ def _train_evaluator(args) -> None:
     from .evaluation import train_evaluator
     from .saving import save_model_atomic
 
+    if not args.out.endswith(".keras"):  # said now, not after the training
+        raise ValueError(f"--out {args.out}: a model file's name must end in .keras.")
+    from .outputs import OutputError, check_file_target
+
+    try:
+        check_file_target(args.out, parent_must_exist=False)
+    except OutputError as e:
+        raise ValueError(f"--out {e}") from None
     _writable_dir(os.path.dirname(args.out) or ".")
     data = load_mnist(args.data)
     if data.y_train is None or data.y_test is None:
         raise DataError(f"{data.source}: training the evaluator needs labels (y_train, y_test).")
     model, acc = train_evaluator(data.x_train, data.y_train, data.x_test, data.y_test, epochs=args.epochs, seed=args.seed)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)  # the default saved_models/ in a fresh folder
     save_model_atomic(model, args.out)
     print(f"test accuracy {acc:.4f} on {len(data.x_test)} digits ({data.source}); wrote {args.out}")
 
@@ -400,6 +425,8 @@ def _train(args) -> None:
     if args.noise_dim is not None and not 4 <= args.noise_dim <= MAX_NOISE_DIM:
         raise ValueError(f"--noise-dim must be between 4 (the generator uses noise_dim/4 filters) and {MAX_NOISE_DIM} "
                          f"(its first layer has 3136 x noise_dim weights); got {args.noise_dim}.")
+    if not args.out.strip():
+        raise ValueError("--out is empty; give the folder for the run's files (default: run).")
     _writable_dir(args.out)
     preset = PRESETS[args.preset].with_(
         lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
@@ -409,16 +436,37 @@ def _train(args) -> None:
     )
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
-    result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
-                   quality_every=args.quality_every, verbose=0 if args.quiet else "auto", resume=True if args.resume else (False if args.restart else None),
-                   checkpoint_every=args.checkpoint_every, health=not args.no_health,
-                   stop_on_failure=args.stop_on_failure, minutes=args.minutes,
-                   conditional=True if args.conditional else (False if args.unconditional else None))
+    try:
+        result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
+                       steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
+                       quality_every=args.quality_every, verbose=0 if args.quiet else "auto",
+                       resume=True if args.resume else (False if args.restart else None),
+                       checkpoint_every=args.checkpoint_every, health=not args.no_health,
+                       stop_on_failure=args.stop_on_failure, minutes=args.minutes,
+                       conditional=True if args.conditional else (False if args.unconditional else None))
+    except OSError as e:
+        raise _full_disk(e, args.out) from None
     if result.already_done:
         return
     print(f"trained {result.steps} steps; wrote " + ", ".join(
         result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history")))
+
+
+def _full_disk(e: OSError, out: str) -> OSError:
+    """A full disk in the middle of a run: what was being written, and that
+    the last checkpoint is intact (every file is written beside its old
+    version and renamed, so a failed write leaves the old one)."""
+    import errno
+
+    from .outputs import WriteError, write_error
+
+    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return e
+    what = str(e) if isinstance(e, WriteError) else str(write_error(e.filename or out, e))
+    checkpoint = os.path.join(out, "gan.keras")
+    kept = (f"the last checkpoint, {checkpoint}, is intact: free some space and run the same command to resume"
+            if os.path.isfile(checkpoint) else "no checkpoint had been saved yet")
+    return WriteError(f"{what.rstrip('.').removesuffix('; free some space and run again')}; {kept}.", e.errno)
 
 
 def _export(args) -> None:
@@ -586,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = _interrupt_on_signals()
     try:
         try:
+            for flag in ("data", "model", "evaluator"):
+                _check_input(getattr(args, flag, None), f"--{flag}")
             {"train": _train, "sample": _sample, "evaluate": _evaluate,
              "train-evaluator": _train_evaluator, "tune": _tune, "export": _export, "web": _web}[args.command](args)
         finally:

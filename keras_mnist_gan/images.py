@@ -37,21 +37,29 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     and a rename; returns the path.
 
     An interrupted or failed write (a full disk, an encoder error) leaves
-    neither a half-written file at ``path`` nor the temporary one. A symlink
-    at ``path`` is replaced by the new file, never written through, and the
-    temporary file is created exclusively, so no link planted under its name
-    is followed either.
+    neither a half-written file at ``path`` nor the temporary one, and fails
+    with one line about ``path`` (`outputs.write_error`), not the temporary
+    name. A symlink at ``path`` is replaced by the new file, never written
+    through; a folder or device there is refused (`outputs.check_file_target`).
+    The temporary file is created exclusively, so no link planted under its
+    name is followed either.
     """
+    from .outputs import check_file_target, remove_stale_temporaries, temp_name, write_error
+
     path = os.fspath(path)
+    check_file_target(path)
     directory, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
-    if os.path.lexists(tmp):  # left by a killed process that had our PID
-        os.remove(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    remove_stale_temporaries(directory, name)  # left by a killed writer of the same file
+    tmp = os.path.join(directory, temp_name(name))
     try:
+        if os.path.lexists(tmp):  # left by a killed process that had our PID
+            os.remove(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         if os.path.lexists(tmp):
             os.remove(tmp)

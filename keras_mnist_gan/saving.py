@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import zipfile
@@ -27,27 +28,50 @@ class ModelFileError(ValueError):
 
 def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
     """``model.save(path)``, but through a temporary file and a rename, so an
-    interrupted save never leaves a broken ``.keras`` where a good one was."""
+    interrupted save never leaves a broken ``.keras`` where a good one was;
+    a failed one (a full disk) says so in one line about ``path``."""
+    from .outputs import check_file_target, remove_stale_temporaries, temp_name, write_error
+
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"model files must end in .keras; got {path}.")
+    check_file_target(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)[:-6]}.tmp-{os.getpid()}.keras")
+    stem = os.path.basename(path)[:-6]
+    remove_stale_temporaries(directory, stem)
+    tmp = os.path.join(directory, temp_name(stem) + ".keras")
     try:
         if os.path.lexists(tmp):  # a stale one, or a link planted to be written through
             os.remove(tmp)
         model.save(tmp)
         os.replace(tmp, path)  # replaces a symlink at ``path``, never writes through it
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         if os.path.lexists(tmp):
             os.remove(tmp)
     return path
 
 
+def missing_path_error(path: str | os.PathLike) -> str:
+    """Why ``path``, which does not exist as far as ``stat`` can tell, is
+    missing: a symbolic-link loop, a dangling link, or plain absence (the
+    loaders would say "no such file" for all three)."""
+    path = os.fspath(path)
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"{path}: is a symbolic-link loop (it never reaches a file); point the link at a file or give another path."
+    if os.path.islink(path):
+        return f"{path}: no such file (a symbolic link to {os.readlink(path)}, which does not exist)."
+    return f"{path}: no such file."
+
+
 def _load(path: str | os.PathLike, what: str) -> keras.Model:
     p = Path(path).expanduser()
     if not p.exists():
-        raise ModelFileError(f"{p}: no such file.")
+        raise ModelFileError(missing_path_error(p))
     if p.is_dir():
         raise ModelFileError(f"{p}: is a directory; expected a {what} .keras file.")
     mode = p.stat().st_mode

@@ -258,3 +258,61 @@ def test_sigterm_stops_web_and_export_cleanly(argv, temporary, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [f"keras-mnist-gan {argv[0]}: interrupted"], err
     assert os.listdir(tmp_path) == [], "a stopped write leaves no temporary and no half-written output"
+
+
+# --- messages about the user's paths, not temporaries ------------------------------
+
+def test_sample_out_that_is_a_folder_is_refused_before_the_model_loads(tmp_path, capsys):
+    (tmp_path / "pics.png").mkdir()
+    assert cli.main(["sample", "--out", str(tmp_path / "pics.png"), "--model", str(tmp_path / "none.keras")]) == 1
+    one_line_error(capsys, "pics.png is a folder; give a file name")
+    assert os.listdir(tmp_path) == ["pics.png"]
+
+
+def test_train_out_empty(capsys):
+    assert cli.main(["train", "--out", "", "--steps", "8"]) == 1
+    one_line_error(capsys, "--out is empty")
+
+
+@pytest.mark.parametrize("flag, command", [("--data", ["train", "--out", "{tmp}/r"]), ("--model", ["sample"]),
+                                           ("--model", ["evaluate"]), ("--data", ["evaluate", "--model", "{loop}"])])
+def test_a_symbolic_link_loop_is_called_one(flag, command, tmp_path, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(loop)
+    argv = [a.format(tmp=tmp_path, loop=loop) for a in command] + [flag, str(loop)]
+    assert cli.main(argv) == 1
+    one_line_error(capsys, f"{flag} {loop}: is a symbolic-link loop")
+
+
+def test_write_errors_name_the_users_file(tmp_path):
+    import errno
+
+    from keras_mnist_gan.images import write_atomic
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=r"^\S+/d.npy: no space left on the device while writing it") as e:
+        write_atomic(tmp_path / "d.npy", full)
+    assert e.value.errno == errno.ENOSPC and "tmp" not in str(e.value).replace(str(tmp_path), "")
+    with pytest.raises(ValueError, match="its folder .*/nowhere does not exist"):
+        write_atomic(tmp_path / "nowhere" / "d.npy", lambda f: f.write(b"x"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_during_training_says_the_checkpoint_is_intact(tmp_path, tiny_npz, monkeypatch, capsys):
+    import errno
+
+    import keras_mnist_gan.training as training
+
+    def full_disk(out_dir, **kwargs):
+        os.makedirs(out_dir)
+        (Path(out_dir) / "gan.keras").write_bytes(b"the last checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(out_dir) / "history.csv"))
+
+    monkeypatch.setattr(training, "train", full_disk)
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", str(tiny_npz), "--out", str(out)]) == 1
+    one_line_error(capsys, f"{out}/history.csv: no space left on the device while writing it",
+                   f"the last checkpoint, {out}/gan.keras, is intact", "run the same command to resume")
