@@ -140,8 +140,9 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
             saved = json.load(f)
     except (OSError, ValueError) as e:
         raise TrainingError(f"{cfg_path}: unreadable ({e}); {_HINT}") from None
-    if not isinstance(saved, dict):
-        raise TrainingError(f"{cfg_path}: not a run's settings; {_HINT}")
+    if not isinstance(saved, dict) or not isinstance(saved.get("preset", {}), dict):
+        what = "not a mapping" if not isinstance(saved, dict) else f'its "preset" is {type(saved["preset"]).__name__}'
+        raise TrainingError(f"{cfg_path}: not a run's settings ({what}); {_HINT}")
     # A setting added to Preset after the run was written is absent from
     # its config.json; that run trained with the setting's default.
     from .presets import Preset
@@ -152,11 +153,35 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
     if differ:
         detail = "; ".join(f"{k} {there.get(k)!r} there, {now[k]!r} now" for k in differ)
         raise TrainingError(f"{out_dir} holds a different run ({detail}); {_HINT}")
+    _check_history(os.path.join(out_dir, "history.csv"))
     if not os.path.isfile(checkpoint):
         if resume:
             raise TrainingError(f"{out_dir}: the run has no checkpoint (gan.keras) yet; use --restart.")
         return False
     return True
+
+
+def _check_history(path: str) -> None:
+    """The run goes on appending to history.csv and reads it back at its end
+    (the curves): refuse one this tool did not write now, not after the
+    training."""
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TrainingError(f"{path}: unreadable ({e}); {_HINT}") from None
+    if lines and lines[0].split(",")[0] != "step":
+        raise TrainingError(f"{path}: not a run's history (its header does not begin with step); {_HINT}")
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            if line:
+                fields = line.split(",")
+                int(float(fields[0]))
+                [float(x) for x in fields[1:]]
+        except ValueError:
+            raise TrainingError(f"{path}: line {number} is not a history row ({line[:40]!r}); {_HINT}") from None
 
 
 def _flat(settings: dict) -> dict:

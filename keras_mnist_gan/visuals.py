@@ -7,6 +7,7 @@ import csv
 import glob
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -111,8 +112,16 @@ def make_gif(frames: list[str], path: str, ms_per_frame: int = 250, hold_last_ms
 
 
 def run_frames(samples_dir: str) -> list[str]:
-    """The run's grids in step order (their names sort by step)."""
-    return sorted(glob.glob(os.path.join(samples_dir, "step_*.png")))
+    """The run's grids in step order: the regular files named
+    ``step_<step>.png`` that `callbacks.SampleGrid` writes. Anything else
+    there (step_best.png, a symbolic link that may point anywhere) is not
+    the run's, so it is neither read into the GIF nor deleted by a resume."""
+    frames = {}
+    for path in glob.glob(os.path.join(samples_dir, "step_*.png")):
+        m = re.fullmatch(r"step_(\d+)\.png", os.path.basename(path))
+        if m and not os.path.islink(path) and os.path.isfile(path):
+            frames[int(m.group(1))] = path
+    return [frames[step] for step in sorted(frames)]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

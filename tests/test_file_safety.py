@@ -316,3 +316,54 @@ def test_a_full_disk_during_training_says_the_checkpoint_is_intact(tmp_path, tin
     assert cli.main(["train", "--data", str(tiny_npz), "--out", str(out)]) == 1
     one_line_error(capsys, f"{out}/history.csv: no space left on the device while writing it",
                    f"the last checkpoint, {out}/gan.keras, is intact", "run the same command to resume")
+
+
+# --- a run folder with junk in it -------------------------------------------------
+
+def test_a_config_whose_preset_is_not_a_mapping_is_one_line(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"preset": 3, "seed": 0}')
+    (out / "gan.keras").write_bytes(b"a checkpoint")
+    assert cli.main(["train", "--data", str(tiny_npz), "--out", str(out), "--steps", "8"]) == 1
+    one_line_error(capsys, f"{out}/config.json: not a run's settings", '"preset" is int', "--restart")
+
+
+def _same_run(out: Path) -> dict:
+    from dataclasses import asdict
+
+    from keras_mnist_gan.presets import Preset
+
+    identity = {"preset": asdict(Preset()), "seed": 0, "data": "tiny", "train_images": 200}
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(identity))
+    (out / "gan.keras").write_bytes(b"a checkpoint")
+    return identity
+
+
+def test_a_corrupt_history_is_refused_before_training(tmp_path):
+    from keras_mnist_gan.rundir import TrainingError, prepare
+
+    out = tmp_path / "run"
+    identity = _same_run(out)
+    (out / "history.csv").write_text("step,g_loss,wall_s\n10,1.0,5.0\n20,garbage,9.0\n")
+    with pytest.raises(TrainingError, match=r"run/history.csv: line 3 is not a history row \('20,garbage"):
+        prepare(str(out), identity, None)
+    (out / "history.csv").write_text("step,g_loss,wall_s\n10,1.0,5.0\n20,nan,9.0\n")
+    assert prepare(str(out), identity, None) is True
+
+
+def test_frames_that_are_not_the_runs_are_skipped(tmp_path):
+    from keras_mnist_gan.rundir import forget_after
+    from keras_mnist_gan.visuals import run_frames
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for step in (20, 100):
+        (samples / f"step_{step:07d}.png").write_bytes(b"a grid")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (samples / "step_0000040.png").symlink_to(tmp_path / "notes.txt")
+    (samples / "step_best.png").write_bytes(b"my favourite")
+    assert [Path(p).name for p in run_frames(str(samples))] == ["step_0000020.png", "step_0000100.png"]
+    forget_after(str(tmp_path), 60)  # a resume from step 60 drops the run's later grids only
+    assert sorted(os.listdir(samples)) == ["step_0000020.png", "step_0000040.png", "step_best.png"]
