@@ -367,3 +367,46 @@ def test_frames_that_are_not_the_runs_are_skipped(tmp_path):
     assert [Path(p).name for p in run_frames(str(samples))] == ["step_0000020.png", "step_0000100.png"]
     forget_after(str(tmp_path), 60)  # a resume from step 60 drops the run's later grids only
     assert sorted(os.listdir(samples)) == ["step_0000020.png", "step_0000040.png", "step_best.png"]
+
+
+# --- train > log.txt ----------------------------------------------------------------
+
+class _Steps:
+    """Stands in for the GAN: StepProgress reads only its step counter."""
+
+    def __init__(self):
+        self.value = 0
+        self.step = self
+
+    def numpy(self):
+        return self.value
+
+
+def _two_epochs(progress, model):
+    progress.set_model(model)
+    for epoch in range(2):
+        progress.on_epoch_begin(epoch)
+        for _ in range(5):
+            model.value += 1
+            progress.on_train_batch_end(0, {"d_loss_real": 0.5, "g_loss": 1.25})
+        progress.on_epoch_end(epoch, {"d_loss_real": 0.5, "g_loss": 1.25, **({"val_fid": 12.5} if epoch else {})})
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_epoch(capsys):
+    from keras_mnist_gan.callbacks import StepProgress
+
+    _two_epochs(StepProgress(10, 5), _Steps())  # pytest's captured stdout is not a terminal
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\x1b" not in out
+    assert out.splitlines()[0::2] == ["Epoch 1/2: steps 1-5 of 10", "Epoch 2/2: steps 6-10 of 10"]
+    ends = out.splitlines()[1::2]  # one plain line where the bar was
+    assert len(ends) == 2 and ends[0].startswith("  step 5: d_loss_real 0.5, g_loss 1.25, ")
+    assert ends[1].startswith("  step 10: d_loss_real 0.5, g_loss 1.25, val_fid 12.5, ") and ends[1].endswith(" s")
+
+
+def test_progress_on_a_terminal_keeps_the_live_bar(capsys):
+    from keras_mnist_gan.callbacks import StepProgress
+
+    _two_epochs(StepProgress(10, 5, live=True), _Steps())
+    out = capsys.readouterr().out
+    assert "Epoch 2/2: steps 6-10 of 10" in out and "5/5" in out and "val_fid 12.5" in out
