@@ -78,7 +78,7 @@ DEFAULT_PRESET = "quality"
 # How long a run is unless told otherwise, in steps (warm-up included), the
 # same whatever the size of the data: a run's length is what decides how
 # good its digits are. See README, "Time to good digits".
-DEFAULT_STEPS = 6000
+DEFAULT_STEPS = 2500
 # Steps between history rows, digit grids and quality figures.
 DEFAULT_STEPS_PER_EPOCH = 500
 DEFAULT_CHECKPOINT_EVERY = 500

@@ -85,7 +85,10 @@ def test_unconditional_generate_refuses_labels(tiny_images):
 
 
 def test_cli_errors_for_digit_without_conditioning_and_conditioning_without_labels(tmp_path, subset, capsys):
-    assert main(["sample", "--digit", "3", "--out", str(tmp_path / "x.png")]) != 0
+    from keras_mnist_gan.evaluation import shipped_model
+
+    unconditional = str(shipped_model("unconditional_generator.keras"))
+    assert main(["sample", "--model", unconditional, "--digit", "3", "--out", str(tmp_path / "x.png")]) != 0
     assert "unconditional" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse's own error, exit status 2
         main(["sample", "--digit", "12", "--out", str(tmp_path / "x.png")])
