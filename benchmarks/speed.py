@@ -63,8 +63,11 @@ def measure_tf1(data, steps):
     for i in range(steps):
         gan.step(batches[i % 64])
     wall = time.perf_counter() - t
-    return {"train_digits_per_s": steps * BATCH / wall, "cores_used": (_cpu_seconds() - c) / wall,
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "train_digits_per_s": steps * BATCH / wall,
+        "cores_used": (_cpu_seconds() - c) / wall,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def measure_keras(data, steps):
@@ -75,8 +78,7 @@ def measure_keras(data, steps):
     ds = make_dataset(_images(data), batch_size=BATCH, seed=0)
     # Exactly what a user writes: no speed flags.
     gan = GAN(build_discriminator(), build_generator())
-    gan.compile(keras.optimizers.Adam(3e-4), keras.optimizers.Adam(1e-4),
-                d_fake_optimizer=keras.optimizers.Adam(3e-4))
+    gan.compile(keras.optimizers.Adam(3e-4), keras.optimizers.Adam(1e-4), d_fake_optimizer=keras.optimizers.Adam(3e-4))
     gan.fit(ds, steps_per_epoch=WARM, epochs=1, verbose=0)
     t, c = time.perf_counter(), _cpu_seconds()
     gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -87,8 +89,12 @@ def measure_keras(data, steps):
     t = time.perf_counter()
     gan.generate(10000, seed=1, batch_size=500)
     sample = 10000 / (time.perf_counter() - t)
-    return {"train_digits_per_s": train, "cores_used": cores, "sample_digits_per_s": sample,
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "train_digits_per_s": train,
+        "cores_used": cores,
+        "sample_digits_per_s": sample,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def measure_default(data, steps):
@@ -104,8 +110,11 @@ def measure_default(data, steps):
     t, c = time.perf_counter(), _cpu_seconds()
     gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     wall = time.perf_counter() - t
-    return {"train_digits_per_s": steps * BATCH / wall, "cores_used": (_cpu_seconds() - c) / wall,
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "train_digits_per_s": steps * BATCH / wall,
+        "cores_used": (_cpu_seconds() - c) / wall,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def main():
@@ -114,8 +123,9 @@ def main():
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--with-default-preset", action="store_true",
-                   help="also time the CLI's default preset (R1, weight average)")
+    p.add_argument(
+        "--with-default-preset", action="store_true", help="also time the CLI's default preset (R1, weight average)"
+    )
     p.add_argument("--backends", help="comma-separated Keras backends to compare (e.g. tensorflow,jax,torch)")
     p.add_argument("--worker", choices=["tf1", "keras", "default"], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -153,21 +163,34 @@ def main():
         "keras_sample_digits_per_s": round(best("keras", "sample_digits_per_s"), 1),
         "tf1_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["tf1"])),
         "keras_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["keras"])),
-        "steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "runs": runs,
+        "steps_timed": args.steps,
+        "repeats": args.repeats,
+        "batch": BATCH,
+        "runs": runs,
     }
     print("\n| implementation | training digits/s, best of %d | median | peak RSS MB |" % args.repeats)
     print("| --- | --- | --- | --- |")
-    print(f"| TF1 graph (baseline) | {tf1:.0f} | {result['tf1_train_digits_per_s_median']:.0f} | {result['tf1_peak_rss_mb']} |")
-    print(f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_train_digits_per_s_median']:.0f} | {result['keras_peak_rss_mb']} |")
-    print(f"\nratio {result['ratio']:.2f}x (best), {result['ratio_of_medians']:.2f}x (medians); "
-          f"sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)")
+    print(
+        f"| TF1 graph (baseline) | {tf1:.0f} | {result['tf1_train_digits_per_s_median']:.0f} "
+        f"| {result['tf1_peak_rss_mb']} |"
+    )
+    print(
+        f"| keras_mnist_gan GAN | {ours:.0f} | {result['keras_train_digits_per_s_median']:.0f} "
+        f"| {result['keras_peak_rss_mb']} |"
+    )
+    print(
+        f"\nratio {result['ratio']:.2f}x (best), {result['ratio_of_medians']:.2f}x (medians); "
+        f"sampling {result['keras_sample_digits_per_s']:.0f} digits/s (batch 500)"
+    )
     if args.with_default_preset:
         d = best("default", "train_digits_per_s")
         result["default_preset_train_digits_per_s"] = round(d, 1)
         result["default_preset_train_digits_per_s_median"] = round(median("default", "train_digits_per_s"), 1)
-        print(f"default preset (R1, EMA): {d:.0f} digits/s best, "
-              f"{result['default_preset_train_digits_per_s_median']:.0f} median: "
-              f"10,000 steps in {10000 * BATCH / d / 60:.1f} min at best")
+        print(
+            f"default preset (R1, EMA): {d:.0f} digits/s best, "
+            f"{result['default_preset_train_digits_per_s_median']:.0f} median: "
+            f"10,000 steps in {10000 * BATCH / d / 60:.1f} min at best"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
@@ -197,13 +220,17 @@ def compare_backends(args) -> None:
     print("| --- | --- | --- |")
     for b in backends:
         seed, default = (max(run["train_digits_per_s"] for run in runs[b, w]) for w in ("keras", "default"))
-        rows[b] = {"seed_train_digits_per_s": round(seed, 1), "default_train_digits_per_s": round(default, 1),
-                   "runs": {w: runs[b, w] for w in ("keras", "default")}}
+        rows[b] = {
+            "seed_train_digits_per_s": round(seed, 1),
+            "default_train_digits_per_s": round(default, 1),
+            "runs": {w: runs[b, w] for w in ("keras", "default")},
+        }
         print(f"| {b} | {seed:.0f} | {default:.0f} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "backends": rows}, f,
-                      indent=2)
+            json.dump(
+                {"steps_timed": args.steps, "repeats": args.repeats, "batch": BATCH, "backends": rows}, f, indent=2
+            )
 
 
 if __name__ == "__main__":

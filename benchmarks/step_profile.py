@@ -50,8 +50,10 @@ def layer_table(model, x) -> None:
                 out = tf.reduce_sum(layer(a, training=True))
             return tape.gradient(out, [a] + layer.trainable_variables)
 
-        print(f"| {model.name}.{layer.name} | {tuple(inp.shape)} -> {tuple(h.shape)} | "
-              f"{bench(lambda: fwd(inp)):.2f} | {bench(lambda: fwd_bwd(inp)):.2f} |")
+        print(
+            f"| {model.name}.{layer.name} | {tuple(inp.shape)} -> {tuple(h.shape)} | "
+            f"{bench(lambda: fwd(inp)):.2f} | {bench(lambda: fwd_bwd(inp)):.2f} |"
+        )
 
 
 def main() -> None:

@@ -41,8 +41,13 @@ def main() -> None:
     images, labels = (rng.random((2000, 28, 28)) * 255).astype("uint8"), rng.integers(0, 10, 2000)
     for batch in map(int, args.batch_sizes.split(",")):
         for interval in map(int, args.intervals.split(",")):
-            preset = replace(PRESETS["quality"], conditional=True, batch_size=batch,
-                             r1_gamma=PRESETS["quality"].r1_gamma if interval else 0.0, r1_interval=max(interval, 1))
+            preset = replace(
+                PRESETS["quality"],
+                conditional=True,
+                batch_size=batch,
+                r1_gamma=PRESETS["quality"].r1_gamma if interval else 0.0,
+                r1_interval=max(interval, 1),
+            )
             gan = build_gan(preset, seed=0)
             ds = make_dataset(images, batch_size=batch, labels=labels)
             gan.fit(ds, steps_per_epoch=10, epochs=1, verbose=0)  # traces the steps
@@ -50,8 +55,11 @@ def main() -> None:
             gan.fit(ds, steps_per_epoch=args.steps, epochs=1, verbose=0)
             seconds = time.perf_counter() - began
             r1 = f"R1 every {interval}" if interval else "no R1"
-            print(f"{args.policy}, batch {batch}, {r1}: {seconds / args.steps * 1000:.1f} ms/step, "
-                  f"{args.steps * batch / seconds:.0f} digits/s", flush=True)
+            print(
+                f"{args.policy}, batch {batch}, {r1}: {seconds / args.steps * 1000:.1f} ms/step, "
+                f"{args.steps * batch / seconds:.0f} digits/s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

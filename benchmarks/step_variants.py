@@ -45,9 +45,13 @@ def worker(opts: dict, steps: int) -> dict:
     else:
         ds = make_dataset(x, batch_size=50, seed=0)
     gan = GAN(build_discriminator(), build_generator())
-    gan.compile(keras.optimizers.Adam(3e-4), keras.optimizers.Adam(1e-4),
-                d_fake_optimizer=keras.optimizers.Adam(3e-4),
-                jit_compile=opts.get("jit", False), steps_per_execution=opts.get("spe", 1))
+    gan.compile(
+        keras.optimizers.Adam(3e-4),
+        keras.optimizers.Adam(1e-4),
+        d_fake_optimizer=keras.optimizers.Adam(3e-4),
+        jit_compile=opts.get("jit", False),
+        steps_per_execution=opts.get("spe", 1),
+    )
     gan.fit(ds, steps_per_epoch=30, epochs=1, verbose=0)
     t, c = time.perf_counter(), os.times()
     gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -68,9 +72,13 @@ def main() -> None:
     for name, (opts, env) in VARIANTS.items():
         rates, cores = [], []
         for _ in range(args.runs):
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(opts),
-                                  "--steps", str(args.steps)], capture_output=True, text=True, check=True,
-                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env})
+            out = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(opts), "--steps", str(args.steps)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             rates.append(f"{r['digits_per_s']:.1f}")
             cores.append(f"{r['cores']:.2f}")

@@ -96,7 +96,8 @@ class TF1GAN:
 
     def step(self, real: np.ndarray) -> None:
         z = self.rng.standard_normal((self.batch_size, self.z_dim)).astype(np.float32)
-        self.sess.run([self.d_trainer_real, self.d_trainer_fake, self.d_loss_real, self.d_loss_fake],
-                      {self.x: real, self.z: z})
+        self.sess.run(
+            [self.d_trainer_real, self.d_trainer_fake, self.d_loss_real, self.d_loss_fake], {self.x: real, self.z: z}
+        )
         z = self.rng.standard_normal((self.batch_size, self.z_dim)).astype(np.float32)
         self.sess.run(self.g_trainer, {self.z: z})

@@ -60,8 +60,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default=None, help="train's --preset (default: train's default)")
     parser.add_argument("--steps", type=int, default=None, help="train's --steps (default: train's default)")
-    parser.add_argument("--quality-every", type=int, default=250,
-                        help="how often val_fid is measured (0: only at the end, as the README's command does)")
+    parser.add_argument(
+        "--quality-every",
+        type=int,
+        default=250,
+        help="how often val_fid is measured (0: only at the end, as the README's command does)",
+    )
     parser.add_argument("--data", default=None, help="train's --data (default: none, as on a machine without MNIST)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="run folder under runs/ttq (default: from the settings)")
@@ -69,8 +73,17 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", help="after --: more train arguments")
     args = parser.parse_args()
 
-    name = args.name or "_".join(filter(None, [args.preset or "default", f"s{args.steps}" if args.steps else None,
-                                               f"seed{args.seed}", *[a.lstrip("-") for a in args.extra]]))
+    name = args.name or "_".join(
+        filter(
+            None,
+            [
+                args.preset or "default",
+                f"s{args.steps}" if args.steps else None,
+                f"seed{args.seed}",
+                *[a.lstrip("-") for a in args.extra],
+            ],
+        )
+    )
     out = os.path.join("runs", "ttq", name)
     cmd = ["keras-mnist-gan", "train", "--out", out, "--restart", "--quiet", "--seed", str(args.seed)]
     if args.quality_every:
@@ -90,8 +103,17 @@ def main() -> None:
     wall = time.monotonic() - began
 
     evaluation = out + "_eval.json"
-    ev = ["keras-mnist-gan", "evaluate", "--model", os.path.join(out, "generator.keras"), "-n", "10000",
-          "--no-memorisation", "--json", evaluation] + (["--data", args.data] if args.data else [])
+    ev = [
+        "keras-mnist-gan",
+        "evaluate",
+        "--model",
+        os.path.join(out, "generator.keras"),
+        "-n",
+        "10000",
+        "--no-memorisation",
+        "--json",
+        evaluation,
+    ] + (["--data", args.data] if args.data else [])
     subprocess.run(ev, check=True, env=env, stdout=subprocess.DEVNULL)
     with open(evaluation) as f:
         figures = json.load(f)["generator"]
@@ -108,21 +130,28 @@ def main() -> None:
     accuracy = "-"
     if "accuracy" in figures:
         accuracy = f"{figures['accuracy'] * 100:.1f}% (worst {min(figures['accuracy_per_class']) * 100:.1f}%)"
-    row = (f"| {' '.join(cmd[2:])} | {steps:,} | " + " | ".join(at("val_fid", lambda v, t=t: v < t) for t in THRESHOLDS)
-           + f" | {at('val_accuracy', lambda v: v >= ACCURACY)} | {judging:.0f} s | {wall:.0f} s"
-           f" | {figures['fid']:.2f} | {figures['mnist_score']:.2f} | {min(shares) * 100:.1f}-{max(shares) * 100:.1f}%"
-           f" | {accuracy} |")
-    header = ("| train arguments | steps | val_fid < 50 | val_fid < 25 | val_fid < 15 | val_accuracy >= 0.95 "
-              "| measuring | command wall time | FID (n=10,000) | MNIST score | class shares | recognised as asked |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    row = (
+        f"| {' '.join(cmd[2:])} | {steps:,} | "
+        + " | ".join(at("val_fid", lambda v, t=t: v < t) for t in THRESHOLDS)
+        + f" | {at('val_accuracy', lambda v: v >= ACCURACY)} | {judging:.0f} s | {wall:.0f} s"
+        f" | {figures['fid']:.2f} | {figures['mnist_score']:.2f} | {min(shares) * 100:.1f}-{max(shares) * 100:.1f}%"
+        f" | {accuracy} |"
+    )
+    header = (
+        "| train arguments | steps | val_fid < 50 | val_fid < 25 | val_fid < 15 | val_accuracy >= 0.95 "
+        "| measuring | command wall time | FID (n=10,000) | MNIST score | class shares | recognised as asked |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    )
     print(header + "\n" + row)
     new = not os.path.exists(args.table)
     with open(args.table, "a") as f:
         if new:
-            f.write("Written by `python benchmarks/time_to_quality.py` (see its docstring); "
-                    f"{platform.machine()}, {os.cpu_count()} cores. val_fid and val_accuracy are at n=1,000 "
-                    "(val_fid reads higher than FID at n=10,000), measured every 250 steps; their seconds count "
-                    "from the start of training, less the time spent measuring.\n\n" + header + "\n")
+            f.write(
+                "Written by `python benchmarks/time_to_quality.py` (see its docstring); "
+                f"{platform.machine()}, {os.cpu_count()} cores. val_fid and val_accuracy are at n=1,000 "
+                "(val_fid reads higher than FID at n=10,000), measured every 250 steps; their seconds count "
+                "from the start of training, less the time spent measuring.\n\n" + header + "\n"
+            )
         f.write(row + "\n")
 
 

@@ -22,15 +22,26 @@ import sys
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "GAN": "gan", "generate": "sampling",
+    "GAN": "gan",
+    "generate": "sampling",
     "BicubicResize": "layers",
-    "CalibrateBatchNorm": "callbacks", "DiscriminatorWarmup": "callbacks", "SampleGrid": "callbacks",
-    "DataError": "data", "load_mnist": "data",
-    "build_discriminator": "models", "build_generator": "models",
+    "CalibrateBatchNorm": "callbacks",
+    "DiscriminatorWarmup": "callbacks",
+    "SampleGrid": "callbacks",
+    "DataError": "data",
+    "load_mnist": "data",
+    "build_discriminator": "models",
+    "build_generator": "models",
     "make_dataset": "pipeline",
-    "check_export": "export", "export_generator": "export", "write_site": "webpage",
-    "ModelFileError": "saving", "load_gan": "saving", "load_generator": "saving", "save_model_atomic": "saving",
-    "train": "training", "TrainingError": "training",
+    "check_export": "export",
+    "export_generator": "export",
+    "write_site": "webpage",
+    "ModelFileError": "saving",
+    "load_gan": "saving",
+    "load_generator": "saving",
+    "save_model_atomic": "saving",
+    "train": "training",
+    "TrainingError": "training",
 }
 # The modules that define every class a .keras file of this package names.
 _SERIALIZABLE = ("layers", "gan")

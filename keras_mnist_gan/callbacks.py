@@ -125,8 +125,10 @@ class StepProgress(keras.callbacks.Callback):
     def _header(self) -> str:
         last = min(self._first + self.steps_per_epoch, self.total_steps)
         epochs = math.ceil(self.total_steps / self.steps_per_epoch)
-        return (f"Epoch {self._first // self.steps_per_epoch + 1}/{epochs}: "
-                f"steps {self._first + 1:,}-{last:,} of {self.total_steps:,}")
+        return (
+            f"Epoch {self._first // self.steps_per_epoch + 1}/{epochs}: "
+            f"steps {self._first + 1:,}-{last:,} of {self.total_steps:,}"
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         step = int(self.model.step.numpy())
@@ -155,7 +157,9 @@ class StepProgress(keras.callbacks.Callback):
         # The bar's last state as one plain line: where the epoch ended, its figures and its time.
         figures = [f"{k} {float(v):.4g}" for k, v in logs.items() if not k.startswith("val_") and np.ndim(v) == 0]
         seconds = time.monotonic() - self._started
-        self.print_fn(f"  step {int(self.model.step.numpy()):,}: " + ", ".join(figures + quality + [f"{seconds:.1f} s"]))
+        self.print_fn(
+            f"  step {int(self.model.step.numpy()):,}: " + ", ".join(figures + quality + [f"{seconds:.1f} s"])
+        )
 
 
 def _stdout_is_a_terminal() -> bool:
@@ -354,7 +358,9 @@ class HistoryCSV(keras.callbacks.Callback):
             # nan where the earlier rows have none.
             self.columns += new
             self._rewrite_with(self.columns)
-        row = [str(int(self.model.step.numpy()))] + [f"{float(logs.get(k, float('nan'))):.6g}" for k in self.columns[1:]]
+        row = [str(int(self.model.step.numpy()))] + [
+            f"{float(logs.get(k, float('nan'))):.6g}" for k in self.columns[1:]
+        ]
         with open(self.path, "a") as f:
             f.write(",".join(row) + "\n")
 

@@ -45,7 +45,9 @@ def _digit_classes(text: str) -> list[int]:
         try:
             low, high = int(first), int(last if dash else first)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a digit (3), a range (0-9) or a list (1,7), got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a digit (3), a range (0-9) or a list (1,7), got {text!r}"
+            ) from None
         if not 0 <= low <= high <= 9:
             raise argparse.ArgumentTypeError(f"digits go from 0 to 9 and a range from low to high, got {text!r}")
         digits.extend(range(low, high + 1))
@@ -67,8 +69,9 @@ def _quality_digits(text: str) -> int:
 
     value = _nonnegative_int(text)
     if 0 < value < MIN_FID_DIGITS:
-        raise argparse.ArgumentTypeError(f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits (0: off), "
-                                         f"got {value}")
+        raise argparse.ArgumentTypeError(
+            f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits (0: off), got {value}"
+        )
     return value
 
 
@@ -86,8 +89,9 @@ def _batch_size(text: str) -> int:
 
     value = _positive_int(text)
     if value > MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_BATCH_SIZE} (a step holds about 2 MB per digit), "
-                                         f"got {value}")
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_BATCH_SIZE} (a step holds about 2 MB per digit), got {value}"
+        )
     return value
 
 
@@ -169,84 +173,157 @@ def _check_output_file(path: str, flag: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_EVALUATE_N, DEFAULT_PRESET, DEFAULT_QUALITY_EVERY,
-                          DEFAULT_QUALITY_N,
-                          DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE,
-                          PRESETS)
+    from .presets import (
+        DEFAULT_CHECKPOINT_EVERY,
+        DEFAULT_EVALUATE_N,
+        DEFAULT_PRESET,
+        DEFAULT_QUALITY_EVERY,
+        DEFAULT_QUALITY_N,
+        DEFAULT_STEPS,
+        DEFAULT_STEPS_PER_EPOCH,
+        DEFAULT_STEPS_PER_TRIAL,
+        LR_D_RANGE,
+        LR_RATIO_RANGE,
+        PRESETS,
+    )
 
     parser = argparse.ArgumentParser(prog="keras-mnist-gan", description=__doc__.splitlines()[0])
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show TensorFlow's own log lines and other libraries' warnings")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own log lines and other libraries' warnings"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN on MNIST and save it")
-    t.add_argument("--data", help="mnist.npz or a directory of IDX files (default: $KERAS_MNIST_GAN_DATA, "
-                                  "the Keras cache, a download, else the shipped subset)")
+    t.add_argument(
+        "--data",
+        help="mnist.npz or a directory of IDX files (default: $KERAS_MNIST_GAN_DATA, "
+        "the Keras cache, a download, else the shipped subset)",
+    )
     t.add_argument("--out", default="run", help="directory for the model files, grids and history (default: run)")
-    t.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="training settings (default: %(default)s)")
+    t.add_argument(
+        "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="training settings (default: %(default)s)"
+    )
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int,
-                        help=f"training steps in all, warm-up included (default {DEFAULT_STEPS}, whatever the data)")
+    length.add_argument(
+        "--steps",
+        type=_positive_int,
+        help=f"training steps in all, warm-up included (default {DEFAULT_STEPS}, whatever the data)",
+    )
     length.add_argument("--epochs", type=_positive_int, help="instead of --steps: passes over the training digits")
-    t.add_argument("--minutes", type=_positive_float,
-                   help="stop cleanly after this much wall time (files saved); the same command continues the run")
-    t.add_argument("--steps-per-epoch", type=_positive_int,
-                   help=f"steps between progress lines, digit grids and quality figures (default {DEFAULT_STEPS_PER_EPOCH})")
+    t.add_argument(
+        "--minutes",
+        type=_positive_float,
+        help="stop cleanly after this much wall time (files saved); the same command continues the run",
+    )
+    t.add_argument(
+        "--steps-per-epoch",
+        type=_positive_int,
+        help=f"steps between progress lines, digit grids and quality figures (default {DEFAULT_STEPS_PER_EPOCH})",
+    )
     t.add_argument("--batch-size", type=_batch_size)
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
     t.add_argument("--beta-1", type=_learning_rate, help="Adam beta_1 of all optimizers")
     t.add_argument("--label-smoothing", type=float, help="one-sided: D's target for real digits is 1 - this")
-    t.add_argument("--d-optimizers", type=int, choices=[1, 2],
-                   help="2: one D optimizer on real and one on fake digits (the original); 1: one on their sum")
+    t.add_argument(
+        "--d-optimizers",
+        type=int,
+        choices=[1, 2],
+        help="2: one D optimizer on real and one on fake digits (the original); 1: one on their sum",
+    )
     t.add_argument("--r1-gamma", type=_nonnegative_float, help="R1 gradient penalty weight on real digits (0: off)")
-    t.add_argument("--r1-interval", type=_positive_int,
-                   help="take the R1 penalty every this many steps, weighted as many times (lazy regularisation)")
-    t.add_argument("--ema-decay", type=_learning_rate,
-                   help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)")
+    t.add_argument(
+        "--r1-interval",
+        type=_positive_int,
+        help="take the R1 penalty every this many steps, weighted as many times (lazy regularisation)",
+    )
+    t.add_argument(
+        "--ema-decay",
+        type=_learning_rate,
+        help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)",
+    )
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
     kind = t.add_mutually_exclusive_group()
-    kind.add_argument("--conditional", action="store_true",
-                      help="require a class-conditional GAN (the default where the data has labels): "
-                           "digits on request (sample --digit D)")
-    kind.add_argument("--unconditional", action="store_true",
-                      help="train the unconditional GAN: noise in, a digit of no class asked for out")
+    kind.add_argument(
+        "--conditional",
+        action="store_true",
+        help="require a class-conditional GAN (the default where the data has labels): "
+        "digits on request (sample --digit D)",
+    )
+    kind.add_argument(
+        "--unconditional",
+        action="store_true",
+        help="train the unconditional GAN: noise in, a digit of no class asked for out",
+    )
     t.add_argument("--seed", type=_seed, default=0, help="seeds weights, data order and noise (default 0)")
-    t.add_argument("--quality-n", type=_quality_digits, default=DEFAULT_QUALITY_N,
-                   help="digits for val_fid/val_score/val_class_entropy (0: off; default %(default)s)")
-    t.add_argument("--quality-every", type=_nonnegative_int, default=DEFAULT_QUALITY_EVERY,
-                   help="steps between the quality figures during the run (default %(default)s: only at the end)")
-    t.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
-                   help="steps between checkpoints of the whole GAN in OUT/gan.keras (default %(default)s)")
+    t.add_argument(
+        "--quality-n",
+        type=_quality_digits,
+        default=DEFAULT_QUALITY_N,
+        help="digits for val_fid/val_score/val_class_entropy (0: off; default %(default)s)",
+    )
+    t.add_argument(
+        "--quality-every",
+        type=_nonnegative_int,
+        default=DEFAULT_QUALITY_EVERY,
+        help="steps between the quality figures during the run (default %(default)s: only at the end)",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        help="steps between checkpoints of the whole GAN in OUT/gan.keras (default %(default)s)",
+    )
     again = t.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the run in --out (an error if there is none)")
-    again.add_argument("--restart", action="store_true",
-                       help="delete the run in --out and start over (default: resume it if its settings match)")
+    again.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the run in --out and start over (default: resume it if its settings match)",
+    )
     t.add_argument("--no-health", action="store_true", help="do not watch for a winning D or a collapsing G")
     t.add_argument("--stop-on-failure", action="store_true", help="end the run when the health monitor warns")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
-    s.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)")
-    s.add_argument("-n", type=_digit_count, help="how many digits, at most %d (default 64; with --interpolate "
-                                                 "80 = 8 walks of 10)" % MAX_SAMPLE_DIGITS)
-    s.add_argument("--out", default="digits.png",
-                   help="grid to write, in the format its extension names: .png, .jpg, .gif, .bmp, .tif, .webp "
-                        "(default digits.png)")
+    s.add_argument(
+        "--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)"
+    )
+    s.add_argument(
+        "-n",
+        type=_digit_count,
+        help="how many digits, at most %d (default 64; with --interpolate 80 = 8 walks of 10)" % MAX_SAMPLE_DIGITS,
+    )
+    s.add_argument(
+        "--out",
+        default="digits.png",
+        help="grid to write, in the format its extension names: .png, .jpg, .gif, .bmp, .tif, .webp "
+        "(default digits.png)",
+    )
     s.add_argument("--npy", help="also save the digits as a float32 .npy array (n, 28, 28, 1)")
     s.add_argument("--seed", type=_seed, help="noise seed, for repeatable digits")
     s.add_argument("--cols", type=_digit_count, help="grid columns (default: square; with --interpolate 10)")
-    s.add_argument("--digit", type=_digit_classes,
-                   help="conditional models: draw this digit (3), or one row per digit of a range or list "
-                        "(0-9, 1,7); default: each digit's class at random")
-    s.add_argument("--interpolate", action="store_true",
-                   help="walk between random points of the noise space: each grid row is one walk; "
-                        "with --out *.gif an animation of n digits morphing through 4 points")
+    s.add_argument(
+        "--digit",
+        type=_digit_classes,
+        help="conditional models: draw this digit (3), or one row per digit of a range or list "
+        "(0-9, 1,7); default: each digit's class at random",
+    )
+    s.add_argument(
+        "--interpolate",
+        action="store_true",
+        help="walk between random points of the noise space: each grid row is one walk; "
+        "with --out *.gif an animation of n digits morphing through 4 points",
+    )
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
-    e.add_argument("-n", type=_fid_digits, default=DEFAULT_EVALUATE_N,
-                   help="digits to generate and compare, at most the test digits (default %(default)s)")
+    e.add_argument(
+        "-n",
+        type=_fid_digits,
+        default=DEFAULT_EVALUATE_N,
+        help="digits to generate and compare, at most the test digits (default %(default)s)",
+    )
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
     e.add_argument("--seed", type=_seed, default=0)
@@ -257,23 +334,47 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--data", help="MNIST (default: the usual search)")
     u.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="bayesian")
     u.add_argument("--max-trials", type=_positive_int, default=12, help="trials in all (default 12; not for hyperband)")
-    u.add_argument("--steps-per-trial", type=_positive_int, default=DEFAULT_STEPS_PER_TRIAL,
-                   help="training steps per trial, warm-up included (default %(default)s)")
+    u.add_argument(
+        "--steps-per-trial",
+        type=_positive_int,
+        default=DEFAULT_STEPS_PER_TRIAL,
+        help="training steps per trial, warm-up included (default %(default)s)",
+    )
     u.add_argument("--directory", default="runs/tuning", help="where searches live (default runs/tuning)")
     u.add_argument("--project-name", default="lr_search", help="this search's folder in --directory")
-    u.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
-                   help="settings other than the learning rates (default: %(default)s)")
+    u.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=DEFAULT_PRESET,
+        help="settings other than the learning rates (default: %(default)s)",
+    )
     u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=LR_D_RANGE)
-    u.add_argument("--ratio-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"), default=LR_RATIO_RANGE,
-                   help="lr_G / lr_D range (default 0.1 10)")
+    u.add_argument(
+        "--ratio-range",
+        type=_positive_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=LR_RATIO_RANGE,
+        help="lr_G / lr_D range (default 0.1 10)",
+    )
     u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
     u.add_argument("--tune-beta-1", action="store_true", help="also choose Adam's beta_1 from 0.5 and 0.9")
-    u.add_argument("--conditional", action="store_true",
-                   help="require a class-conditional GAN (the default preset's, where the data has labels)")
-    u.add_argument("--quality-n", type=_fid_digits, default=DEFAULT_QUALITY_N,
-                   help="digits per trial for val_fid (default %(default)s)")
-    u.add_argument("--reference", action="store_true",
-                   help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison")
+    u.add_argument(
+        "--conditional",
+        action="store_true",
+        help="require a class-conditional GAN (the default preset's, where the data has labels)",
+    )
+    u.add_argument(
+        "--quality-n",
+        type=_fid_digits,
+        default=DEFAULT_QUALITY_N,
+        help="digits per trial for val_fid (default %(default)s)",
+    )
+    u.add_argument(
+        "--reference",
+        action="store_true",
+        help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison",
+    )
     u.add_argument("--hyperband-epochs", type=_positive_int, default=3, help="hyperband: a trial's budget in rounds")
     u.add_argument("--seed", type=_seed, default=0)
     u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
@@ -281,8 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="write a generator as ONNX, a TensorFlow SavedModel or a LiteRT file")
     x.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
     x.add_argument("--out", required=True, help="the file (.onnx, .tflite) or SavedModel folder to write")
-    x.add_argument("--format", help="onnx, tf_saved_model or litert (default: from --out: .onnx, .tflite, "
-                                    "else a SavedModel)")
+    x.add_argument(
+        "--format", help="onnx, tf_saved_model or litert (default: from --out: .onnx, .tflite, else a SavedModel)"
+    )
 
     w = sub.add_parser("web", help="write a static web page that draws digits in the browser")
     w.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
@@ -314,8 +416,9 @@ def _evaluate(args) -> None:
     data = load_mnist(args.data)
     n = min(args.n, len(data.x_test))
     if n < MIN_FID_DIGITS:
-        raise ValueError(f"{data.source} holds {len(data.x_test)} test digits; a Fréchet distance needs at least "
-                         f"{MIN_FID_DIGITS}.")
+        raise ValueError(
+            f"{data.source} holds {len(data.x_test)} test digits; a Fréchet distance needs at least {MIN_FID_DIGITS}."
+        )
     mem = not args.no_memorisation
     # A conditional generator draws each digit's class at random, as it
     # samples by default: figures comparable with an unconditional one's,
@@ -323,10 +426,14 @@ def _evaluate(args) -> None:
     digits, labels = generate(generator, n, seed=args.seed, return_labels=True)
     ours = quality(evaluator, digits, data.x_test[:n], data.x_train if mem else None, memorisation=mem, labels=labels)
     floor = real_floor(evaluator, data.x_train, data.x_test, n, seed=args.seed, memorisation=mem)
-    rows = [("FID (lower is better)", "fid", "{:.3f}"), ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
-            ("class entropy, bits (max 3.32)", "class_entropy_bits", "{:.3f}"),
-            ("rarest class share", "rarest_class_share", "{:.4f}"),
-            ("mean confidence", "mean_confidence", "{:.4f}"), ("memorised share", "memorised_share", "{:.4f}")]
+    rows = [
+        ("FID (lower is better)", "fid", "{:.3f}"),
+        ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
+        ("class entropy, bits (max 3.32)", "class_entropy_bits", "{:.3f}"),
+        ("rarest class share", "rarest_class_share", "{:.4f}"),
+        ("mean confidence", "mean_confidence", "{:.4f}"),
+        ("memorised share", "memorised_share", "{:.4f}"),
+    ]
     print(f"{n} generated digits from {args.model} vs {n} real test digits ({data.source})")
     print("| figure | generator | real-data floor |\n| --- | --- | --- |")
     for label, key, fmt in rows:
@@ -334,8 +441,10 @@ def _evaluate(args) -> None:
             print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
     print("class shares: " + " ".join(f"{i}:{s:.3f}" for i, s in enumerate(ours["class_share"])))
     if labels is not None:
-        print(f"recognised as the digit asked for: {ours['accuracy']:.4f} overall; per digit "
-              + " ".join(f"{i}:{a:.3f}" for i, a in enumerate(ours["accuracy_per_class"])))
+        print(
+            f"recognised as the digit asked for: {ours['accuracy']:.4f} overall; per digit "
+            + " ".join(f"{i}:{a:.3f}" for i, a in enumerate(ours["accuracy_per_class"]))
+        )
     if args.json:
         figures = {"model": args.model, "n": n, "data": data.source, "generator": ours, "real_floor": floor}
         write_atomic(args.json, lambda f: f.write(json.dumps(figures, indent=2).encode()))
@@ -358,7 +467,9 @@ def _train_evaluator(args) -> None:
     data = load_mnist(args.data)
     if data.y_train is None or data.y_test is None:
         raise DataError(f"{data.source}: training the evaluator needs labels (y_train, y_test).")
-    model, acc = train_evaluator(data.x_train, data.y_train, data.x_test, data.y_test, epochs=args.epochs, seed=args.seed)
+    model, acc = train_evaluator(
+        data.x_train, data.y_train, data.x_test, data.y_test, epochs=args.epochs, seed=args.seed
+    )
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)  # the default saved_models/ in a fresh folder
     save_model_atomic(model, args.out)
     print(f"test accuracy {acc:.4f} on {len(data.x_test)} digits ({data.source}); wrote {args.out}")
@@ -423,33 +534,55 @@ def _train(args) -> None:
     from .training import train
 
     if args.noise_dim is not None and not 4 <= args.noise_dim <= MAX_NOISE_DIM:
-        raise ValueError(f"--noise-dim must be between 4 (the generator uses noise_dim/4 filters) and {MAX_NOISE_DIM} "
-                         f"(its first layer has 3136 x noise_dim weights); got {args.noise_dim}.")
+        raise ValueError(
+            f"--noise-dim must be between 4 (the generator uses noise_dim/4 filters) and {MAX_NOISE_DIM} "
+            f"(its first layer has 3136 x noise_dim weights); got {args.noise_dim}."
+        )
     if not args.out.strip():
         raise ValueError("--out is empty; give the folder for the run's files (default: run).")
     _writable_dir(args.out)
     preset = PRESETS[args.preset].with_(
-        lr_d=args.lr_d, lr_g=args.lr_g, beta_1=args.beta_1, batch_size=args.batch_size,
-        warmup_steps=args.warmup_steps, noise_dim=args.noise_dim, label_smoothing=args.label_smoothing,
-        ema_decay=args.ema_decay, r1_gamma=args.r1_gamma, r1_interval=args.r1_interval,
+        lr_d=args.lr_d,
+        lr_g=args.lr_g,
+        beta_1=args.beta_1,
+        batch_size=args.batch_size,
+        warmup_steps=args.warmup_steps,
+        noise_dim=args.noise_dim,
+        label_smoothing=args.label_smoothing,
+        ema_decay=args.ema_decay,
+        r1_gamma=args.r1_gamma,
+        r1_interval=args.r1_interval,
         two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
     )
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
     try:
-        result = train(args.out, data=args.data, preset=preset, steps=args.steps, epochs=args.epochs,
-                       steps_per_epoch=args.steps_per_epoch, seed=args.seed, quality_n=args.quality_n,
-                       quality_every=args.quality_every, verbose=0 if args.quiet else "auto",
-                       resume=True if args.resume else (False if args.restart else None),
-                       checkpoint_every=args.checkpoint_every, health=not args.no_health,
-                       stop_on_failure=args.stop_on_failure, minutes=args.minutes,
-                       conditional=True if args.conditional else (False if args.unconditional else None))
+        result = train(
+            args.out,
+            data=args.data,
+            preset=preset,
+            steps=args.steps,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            seed=args.seed,
+            quality_n=args.quality_n,
+            quality_every=args.quality_every,
+            verbose=0 if args.quiet else "auto",
+            resume=True if args.resume else (False if args.restart else None),
+            checkpoint_every=args.checkpoint_every,
+            health=not args.no_health,
+            stop_on_failure=args.stop_on_failure,
+            minutes=args.minutes,
+            conditional=True if args.conditional else (False if args.unconditional else None),
+        )
     except OSError as e:
         raise _full_disk(e, args.out) from None
     if result.already_done:
         return
-    print(f"trained {result.steps} steps; wrote " + ", ".join(
-        result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history")))
+    print(
+        f"trained {result.steps} steps; wrote "
+        + ", ".join(result.files[k] for k in ("gan", "generator", "samples", "curves", "progress", "history"))
+    )
 
 
 def _full_disk(e: OSError, out: str) -> OSError:
@@ -464,15 +597,26 @@ def _full_disk(e: OSError, out: str) -> OSError:
         return e
     what = str(e) if isinstance(e, WriteError) else str(write_error(e.filename or out, e))
     checkpoint = os.path.join(out, "gan.keras")
-    kept = (f"the last checkpoint, {checkpoint}, is intact: free some space and run the same command to resume"
-            if os.path.isfile(checkpoint) else "no checkpoint had been saved yet")
+    kept = (
+        f"the last checkpoint, {checkpoint}, is intact: free some space and run the same command to resume"
+        if os.path.isfile(checkpoint)
+        else "no checkpoint had been saved yet"
+    )
     return WriteError(f"{what.rstrip('.').removesuffix('; free some space and run again')}; {kept}.", e.errno)
 
 
 def _export(args) -> None:
     from .evaluation import shipped_model
-    from .export import (CHECK_BATCH_SIZES, TOLERANCE, ExportError, check_export, check_target, export_generator,
-                         format_for, require)
+    from .export import (
+        CHECK_BATCH_SIZES,
+        TOLERANCE,
+        ExportError,
+        check_export,
+        check_target,
+        export_generator,
+        format_for,
+        require,
+    )
     from .saving import load_generator
 
     fmt = format_for(args.out, args.format)
@@ -485,8 +629,10 @@ def _export(args) -> None:
     sizes = ", ".join(map(str, CHECK_BATCH_SIZES))
     if diff > TOLERANCE:
         raise ExportError(f"{args.out} differs from the Keras generator by {diff:.1e} (more than {TOLERANCE:g}).")
-    print(f"wrote {args.out} ({fmt}, {_size(args.out)}): it draws what the Keras generator draws, "
-          f"within {diff:.1e}, checked on {sizes} digits")
+    print(
+        f"wrote {args.out} ({fmt}, {_size(args.out)}): it draws what the Keras generator draws, "
+        f"within {diff:.1e}, checked on {sizes} digits"
+    )
 
 
 def _web(args) -> None:
@@ -500,9 +646,11 @@ def _web(args) -> None:
     _writable_dir(args.out)  # the nearest folder that exists: '.' itself for --out .
     model = args.model or shipped_model("generator.keras")
     files = write_site(load_generator(model), args.out, source=os.path.basename(model))
-    print(f"wrote {args.out}/ ({len(files)} files, {_size(args.out)}). Serve it with\n"
-          f"  python -m http.server -d {args.out}\n"
-          "and open http://localhost:8000/")
+    print(
+        f"wrote {args.out}/ ({len(files)} files, {_size(args.out)}). Serve it with\n"
+        f"  python -m http.server -d {args.out}\n"
+        "and open http://localhost:8000/"
+    )
 
 
 def _size(path: str) -> str:
@@ -515,13 +663,26 @@ def _tune(args) -> None:
     from .tuning import SearchSpace, run_search
 
     _writable_dir(args.directory)
-    space = SearchSpace(lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range),
-                        beta_1=(0.5, 0.9) if args.tune_beta_1 else None)
+    space = SearchSpace(
+        lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range), beta_1=(0.5, 0.9) if args.tune_beta_1 else None
+    )
     preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps)
-    run_search(args.directory, args.project_name, data=args.data, tuner=args.tuner, max_trials=args.max_trials,
-               steps_per_trial=args.steps_per_trial, space=space, preset=preset, quality_n=args.quality_n,
-               seed=args.seed, overwrite=args.overwrite, hyperband_epochs=args.hyperband_epochs,
-               reference=(3e-4, 1e-4) if args.reference else None, conditional=True if args.conditional else None)
+    run_search(
+        args.directory,
+        args.project_name,
+        data=args.data,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        steps_per_trial=args.steps_per_trial,
+        space=space,
+        preset=preset,
+        quality_n=args.quality_n,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        hyperband_epochs=args.hyperband_epochs,
+        reference=(3e-4, 1e-4) if args.reference else None,
+        conditional=True if args.conditional else None,
+    )
 
 
 def _sample(args) -> None:
@@ -536,13 +697,16 @@ def _sample(args) -> None:
     image_format(args.out)
     animate = args.interpolate and args.out.lower().endswith(".gif")
     if animate and (args.n or 0) > MAX_GIF_DIGITS:
-        raise ValueError(f"-n: an interpolation GIF holds at most {MAX_GIF_DIGITS} digits "
-                         f"(every frame holds them all); got {args.n}.")
+        raise ValueError(
+            f"-n: an interpolation GIF holds at most {MAX_GIF_DIGITS} digits "
+            f"(every frame holds them all); got {args.n}."
+        )
     if args.npy and not args.npy.lower().endswith(".npy"):
         raise ValueError(f"--npy {args.npy}: the file name must end in .npy.")
     if args.npy and animate:
-        raise ValueError("--npy: an interpolation GIF's digits are its frames; write a grid (--out *.png) "
-                         "to save them as .npy.")
+        raise ValueError(
+            "--npy: an interpolation GIF's digits are its frames; write a grid (--out *.png) to save them as .npy."
+        )
     digits = args.digit
     # The grid's layout: how many digits, in how many columns.
     if animate:
@@ -560,14 +724,17 @@ def _sample(args) -> None:
     generator = load_generator(args.model or shipped_model("generator.keras"))
     classes = num_classes_of(generator)
     if args.digit is not None and classes is None:
-        raise ValueError(f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
-                         "particular class); use a conditional one (what train makes by default, or the shipped "
-                         "saved_models/generator.keras).")
+        raise ValueError(
+            f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
+            "particular class); use a conditional one (what train makes by default, or the shipped "
+            "saved_models/generator.keras)."
+        )
     if animate:
         from .visuals import interpolation_gif
 
-        interpolation_gif(generator, args.out, n=n, seed=args.seed,
-                          labels=None if digits is None else _digit_labels(digits, n, 1))
+        interpolation_gif(
+            generator, args.out, n=n, seed=args.seed, labels=None if digits is None else _digit_labels(digits, n, 1)
+        )
         print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
         return
     if args.interpolate:
@@ -636,8 +803,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for flag in ("data", "model", "evaluator"):
                 _check_input(getattr(args, flag, None), f"--{flag}")
-            {"train": _train, "sample": _sample, "evaluate": _evaluate,
-             "train-evaluator": _train_evaluator, "tune": _tune, "export": _export, "web": _web}[args.command](args)
+            {
+                "train": _train,
+                "sample": _sample,
+                "evaluate": _evaluate,
+                "train-evaluator": _train_evaluator,
+                "tune": _tune,
+                "export": _export,
+                "web": _web,
+            }[args.command](args)
         finally:
             stop.restore()  # inside the outer try: a stop that lands here is still a stop
     except BaseException as e:

@@ -33,8 +33,13 @@ NATIVE_LOG_LINE = re.compile(
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
 )
 
-BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",
-                    "openvino": "openvino"}
+BACKEND_PACKAGES = {
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "torch": "torch",
+    "numpy": "numpy",
+    "openvino": "openvino",
+}
 
 
 class BackendError(RuntimeError):

@@ -88,8 +88,10 @@ def load_mnist(path: str | os.PathLike | None = None, allow_download: bool = Tru
             # there is a network; say nothing unless the download worked.
             with contextlib.redirect_stdout(io.StringIO()):
                 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-            return MnistData(*validate_split(x_train, y_train, x_test, y_test, "keras.datasets.mnist"),
-                             source="keras.datasets.mnist (downloaded)")
+            return MnistData(
+                *validate_split(x_train, y_train, x_test, y_test, "keras.datasets.mnist"),
+                source="keras.datasets.mnist (downloaded)",
+            )
         except Exception:  # no network: fall through to the shipped subset
             pass
     warnings.warn(
@@ -117,8 +119,13 @@ def load_path(path: str | os.PathLike) -> MnistData:
     return load_npz(p)
 
 
-_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
 
 
 def file_kind(mode: int) -> str:
@@ -149,9 +156,7 @@ def open_regular(path: str | os.PathLike):
             os.close(fd)
     except OSError as e:
         raise DataError(f"{p}: cannot be read ({e.strerror or e}).") from None
-    raise DataError(
-        f"{p}: not a regular file ({file_kind(mode)}); give an mnist.npz file or a directory of IDX files."
-    )
+    raise DataError(f"{p}: not a regular file ({file_kind(mode)}); give an mnist.npz file or a directory of IDX files.")
 
 
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -211,8 +216,7 @@ def _load_npz(fh, p: Path) -> MnistData:
             missing = [k for k in ("x_train", "x_test") if k not in f.files]
             if missing:
                 raise DataError(
-                    f"{p}: has arrays {sorted(f.files)} but needs x_train and x_test "
-                    "(and optionally y_train, y_test)."
+                    f"{p}: has arrays {sorted(f.files)} but needs x_train and x_test (and optionally y_train, y_test)."
                 )
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in f.files}
     except DataError:
@@ -229,8 +233,12 @@ def load_idx_dir(directory: str | os.PathLike) -> MnistData:
     d = Path(directory)
     arrays = {}
     for key, stem in IDX_NAMES.items():
-        candidates = [d / stem, d / (stem + ".gz"), d / stem.replace("-idx", ".idx"),
-                      d / (stem.replace("-idx", ".idx") + ".gz")]
+        candidates = [
+            d / stem,
+            d / (stem + ".gz"),
+            d / stem.replace("-idx", ".idx"),
+            d / (stem.replace("-idx", ".idx") + ".gz"),
+        ]
         # exists, not is_file: a FIFO or device under one of these names is
         # refused by read_idx as such, not reported as missing.
         found = next((c for c in candidates if c.exists()), None)
@@ -240,12 +248,19 @@ def load_idx_dir(directory: str | os.PathLike) -> MnistData:
                 f"{', '.join(IDX_NAMES.values())}, each optionally .gz)."
             )
         arrays[key] = read_idx(found)
-    return MnistData(*validate_split(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], str(d)),
-                     source=str(d))
+    return MnistData(
+        *validate_split(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], str(d)), source=str(d)
+    )
 
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -329,8 +344,7 @@ def validate_images(x, where: str = "images") -> np.ndarray:
         x = x[..., 0]
     if x.ndim != 3 or tuple(x.shape[1:]) != IMAGE_HW:
         raise DataError(
-            f"{where}: expected 28x28 single-channel images, shape (N, 28, 28) or "
-            f"(N, 28, 28, 1); got shape {x.shape}."
+            f"{where}: expected 28x28 single-channel images, shape (N, 28, 28) or (N, 28, 28, 1); got shape {x.shape}."
         )
     if len(x) == 0:
         raise DataError(f"{where}: holds no images.")

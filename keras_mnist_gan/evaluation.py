@@ -33,6 +33,7 @@ from scipy import linalg
 
 from .data import to_float
 
+
 def shipped_model(name: str) -> Path:
     """A model shipped in saved_models/: inside the installed package, or in
     the source checkout's top-level folder."""
@@ -76,8 +77,15 @@ def train_evaluator(x_train, y_train, x_test, y_test, epochs: int = 4, seed: int
     model = build_evaluator(seed)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     x_train, x_test = to_float(x_train), to_float(x_test)
-    model.fit(x_train, np.asarray(y_train), batch_size=128, epochs=epochs, verbose=verbose, shuffle=True,
-              callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: 1e-3 * 0.5 ** e)])
+    model.fit(
+        x_train,
+        np.asarray(y_train),
+        batch_size=128,
+        epochs=epochs,
+        verbose=verbose,
+        shuffle=True,
+        callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: 1e-3 * 0.5**e)],
+    )
     _, acc = model.evaluate(x_test, np.asarray(y_test), batch_size=500, verbose=0)
     # Ship weights only: an uncompiled copy has no optimizer state to carry.
     clean = build_evaluator(seed)
@@ -108,8 +116,10 @@ def frechet_distance(feat_a: np.ndarray, feat_b: np.ndarray) -> float:
     from .presets import MIN_FID_DIGITS
 
     if min(len(feat_a), len(feat_b)) < MIN_FID_DIGITS:
-        raise ValueError(f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits on each side (the features are "
-                         f"{feat_a.shape[-1]}-d); got {len(feat_a)} and {len(feat_b)}.")
+        raise ValueError(
+            f"a Fréchet distance needs at least {MIN_FID_DIGITS} digits on each side (the features are "
+            f"{feat_a.shape[-1]}-d); got {len(feat_a)} and {len(feat_b)}."
+        )
     mu_a, mu_b = feat_a.mean(axis=0), feat_b.mean(axis=0)
     cov_a, cov_b = np.cov(feat_a, rowvar=False), np.cov(feat_b, rowvar=False)
     with warnings.catch_warnings():
@@ -152,9 +162,9 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 
     r_sq = (r * r).sum(axis=1)
     out = np.empty(len(q), np.float32)
     for i in range(0, len(q), chunk):
-        block = q[i:i + chunk]
+        block = q[i : i + chunk]
         d2 = (block * block).sum(axis=1)[:, None] - 2.0 * block @ r.T + r_sq[None, :]
-        out[i:i + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        out[i : i + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
     return out
 
 
@@ -164,13 +174,22 @@ def requested_accuracy(probs: np.ndarray, labels: np.ndarray) -> dict:
     labels = np.asarray(labels)
     hit = probs.argmax(axis=1) == labels
     classes = range(probs.shape[1])
-    return {"accuracy": float(hit.mean()),
-            "accuracy_per_class": [float(hit[labels == c].mean()) if (labels == c).any() else float("nan")
-                                   for c in classes]}
+    return {
+        "accuracy": float(hit.mean()),
+        "accuracy_per_class": [
+            float(hit[labels == c].mean()) if (labels == c).any() else float("nan") for c in classes
+        ],
+    }
 
 
-def quality(evaluator: Evaluator, images, real_test, real_train=None, memorisation: bool = True,
-            labels: np.ndarray | None = None) -> dict:
+def quality(
+    evaluator: Evaluator,
+    images,
+    real_test,
+    real_train=None,
+    memorisation: bool = True,
+    labels: np.ndarray | None = None,
+) -> dict:
     """Every figure for ``images`` against the real test digits ``real_test``.
 
     ``real_train`` (the generator's training digits) is needed for the

@@ -58,12 +58,13 @@ def format_for(path: str | os.PathLike, format: str | None = None) -> str:
 def require(format: str) -> None:
     """Raise a one-line ExportError unless ``format`` can be written and run here."""
     if keras.backend.backend() != "tensorflow":
-        raise ExportError("export converts the model with TensorFlow: run it with KERAS_BACKEND=tensorflow "
-                          "(the exported files need neither TensorFlow nor Keras).")
+        raise ExportError(
+            "export converts the model with TensorFlow: run it with KERAS_BACKEND=tensorflow "
+            "(the exported files need neither TensorFlow nor Keras)."
+        )
     missing = [m for m in NEEDS[format] if importlib.util.find_spec(m) is None]
     if missing:
-        raise ExportError(f"--format {format} needs {', '.join(missing)}: "
-                          'pip install "keras-mnist-gan[export]"')
+        raise ExportError(f'--format {format} needs {", ".join(missing)}: pip install "keras-mnist-gan[export]"')
 
 
 def input_signature(generator: keras.Model) -> list:
@@ -82,7 +83,8 @@ def savedmodel_file(rel: str) -> bool:
     writes there: how a SavedModel exported before folders carried a
     manifest (`outputs.MANIFEST`) is recognised as replaceable."""
     return rel in ("saved_model.pb", "fingerprint.pb", "assets/", "variables/", "variables/variables.index") or bool(
-        re.fullmatch(r"variables/variables\.data-\d+-of-\d+", rel))
+        re.fullmatch(r"variables/variables\.data-\d+-of-\d+", rel)
+    )
 
 
 def check_target(path: str | os.PathLike, format: str) -> None:
@@ -132,8 +134,9 @@ def _name_onnx_output(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def run_exported(path: str | os.PathLike, noise: np.ndarray, labels: np.ndarray | None = None,
-                 format: str | None = None) -> np.ndarray:
+def run_exported(
+    path: str | os.PathLike, noise: np.ndarray, labels: np.ndarray | None = None, format: str | None = None
+) -> np.ndarray:
     """Run an exported generator on ``noise`` (and ``labels``) in its own
     runtime; returns (n, 28, 28, 1) float32."""
     format = format_for(path, format)
@@ -157,8 +160,13 @@ def run_exported(path: str | os.PathLike, noise: np.ndarray, labels: np.ndarray 
     return next(iter(runner(**feeds).values()))
 
 
-def check_export(generator: keras.Model, path: str | os.PathLike, format: str | None = None,
-                 batch_sizes: tuple[int, ...] = CHECK_BATCH_SIZES, seed: int = 0) -> float:
+def check_export(
+    generator: keras.Model,
+    path: str | os.PathLike,
+    format: str | None = None,
+    batch_sizes: tuple[int, ...] = CHECK_BATCH_SIZES,
+    seed: int = 0,
+) -> float:
     """The largest difference between the exported file's pixels and
     ``generator.predict``'s, over fresh noise in batches of ``batch_sizes``."""
     stream = noise_stream(seed)

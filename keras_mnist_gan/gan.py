@@ -67,8 +67,10 @@ class GAN(keras.Model):
         # Conditional models take labels (see models.py); both or neither.
         self.num_classes = num_classes_of(generator)
         if self.num_classes != num_classes_of(discriminator):
-            raise ValueError(f"The generator takes labels of {self.num_classes} classes but the discriminator of "
-                             f"{num_classes_of(discriminator)}: both must be conditional on the same classes, or neither.")
+            raise ValueError(
+                f"The generator takes labels of {self.num_classes} classes but the discriminator of "
+                f"{num_classes_of(discriminator)}: both must be conditional on the same classes, or neither."
+            )
         image_shape = tuple(discriminator.inputs[0].shape[1:])
         if tuple(generator.output_shape[1:]) != image_shape:
             raise ValueError(
@@ -107,8 +109,10 @@ class GAN(keras.Model):
         ``generator_start`` on (D warms up alone before it), and the R1
         penalty is taken every ``r1_interval`` D steps."""
         interval = getattr(self, "r1_interval", 1)
-        return Phases(train_generator=step >= generator_start,
-                      regularize=bool(getattr(self, "r1_gamma", 0.0)) and step % interval == 0)
+        return Phases(
+            train_generator=step >= generator_start,
+            regularize=bool(getattr(self, "r1_gamma", 0.0)) and step % interval == 0,
+        )
 
     def make_train_function(self, force=False):
         """Keras's compiled step, once per `Phases`: each step runs the one
@@ -333,7 +337,7 @@ class GAN(keras.Model):
             # this equals two calls, and larger matmuls run faster.
             both = None if labels is None else ops.concatenate([labels, labels], axis=0)
             logits = self._D(ops.concatenate([real, fake], axis=0), both)
-            logs["real_logits"], logs["fake_logits"] = logits[: ops.shape(real)[0]], logits[ops.shape(real)[0]:]
+            logs["real_logits"], logs["fake_logits"] = logits[: ops.shape(real)[0]], logits[ops.shape(real)[0] :]
         else:
             if real is not None:
                 if regularize:
@@ -378,8 +382,9 @@ class GAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def generate(self, n: int, seed: int | None = None, batch_size: int = 500, labels=None,
-                 return_labels: bool = False):
+    def generate(
+        self, n: int, seed: int | None = None, batch_size: int = 500, labels=None, return_labels: bool = False
+    ):
         """``n`` digits as a float32 array (n, 28, 28, 1) in [0, 1].
 
         Uses the generator in inference mode: BatchNormalization applies its
@@ -436,8 +441,9 @@ class GAN(keras.Model):
     def load_own_variables(self, store):
         keys = list(store.keys())
         state = store["seed_generator_state"] if "seed_generator_state" in keys else None
-        self.saved_metric_states = {k[len(self._METRIC_PREFIX):]: np.asarray(store[k])
-                                    for k in keys if k.startswith(self._METRIC_PREFIX)}
+        self.saved_metric_states = {
+            k[len(self._METRIC_PREFIX) :]: np.asarray(store[k]) for k in keys if k.startswith(self._METRIC_PREFIX)
+        }
         own = {k: store[k] for k in keys if k != "seed_generator_state" and not k.startswith(self._METRIC_PREFIX)}
         super().load_own_variables(own)
         if state is not None:

@@ -56,9 +56,20 @@ class GameHealth(keras.callbacks.Callback):
     Every warning is kept in ``self.events`` as (step, kind, text).
     """
 
-    def __init__(self, real_images: np.ndarray, window: int = 200, acc_threshold: float = 0.99,
-                 g_loss_threshold: float = 4.0, patience: int = 2, diversity_threshold: float = 0.3,
-                 grace_steps: int = 500, n: int = 64, seed: int = 0, stop_on_failure: bool = False, log=None):
+    def __init__(
+        self,
+        real_images: np.ndarray,
+        window: int = 200,
+        acc_threshold: float = 0.99,
+        g_loss_threshold: float = 4.0,
+        patience: int = 2,
+        diversity_threshold: float = 0.3,
+        grace_steps: int = 500,
+        n: int = 64,
+        seed: int = 0,
+        stop_on_failure: bool = False,
+        log=None,
+    ):
         super().__init__()
         if int(window) < 1:
             raise ValueError(f"window must be at least 1 step; got {window}.")
@@ -116,22 +127,36 @@ class GameHealth(keras.callbacks.Callback):
         # Once D has won, a g_loss that merely stops rising is no recovery:
         # the episode ends only when D makes mistakes again.
         winning = self._streak >= self.patience or (self._active["d_wins"] and certain)
-        self._report("d_wins", winning, step, (
-            f"step {step}: the discriminator is winning: over the last {self.window} steps it classified "
-            f"{win['d_acc_real']:.1%} of real and {win['d_acc_fake']:.1%} of generated digits correctly, and "
-            f"g_loss rose from {prev if prev is not None else float('nan'):.2f} to {win['g_loss']:.2f}; the generator "
-            "gets almost no gradient. Try a lower lr_D or a higher lr_G, or label smoothing (the stable preset)."))
+        self._report(
+            "d_wins",
+            winning,
+            step,
+            (
+                f"step {step}: the discriminator is winning: over the last {self.window} steps it classified "
+                f"{win['d_acc_real']:.1%} of real and {win['d_acc_fake']:.1%} of generated digits correctly, and "
+                f"g_loss rose from {prev if prev is not None else float('nan'):.2f} to {win['g_loss']:.2f}; the "
+                "generator gets almost no gradient. Try a lower lr_D or a higher lr_G, or label smoothing "
+                "(the stable preset)."
+            ),
+        )
 
     def _check_collapse(self, step):
         classes = self.model.num_classes
         labels = None if classes is None else balanced_labels(len(self.noise), classes)
-        digits = keras.ops.convert_to_numpy(self.model.generator(
-            generator_inputs(self.model.generator, self.noise, labels), training=True))
+        digits = keras.ops.convert_to_numpy(
+            self.model.generator(generator_inputs(self.model.generator, self.noise, labels), training=True)
+        )
         ratio = diversity(digits) / max(self.real_diversity, 1e-12)
-        self._report("collapse", ratio < self.diversity_threshold, step, (
-            f"step {step}: the generator is collapsing: {self.n} digits from different noise are only "
-            f"{ratio:.0%} as diverse as real digits (threshold {self.diversity_threshold:.0%}). Look at the "
-            "latest grid; lower lr_G, or restart from an earlier checkpoint."))
+        self._report(
+            "collapse",
+            ratio < self.diversity_threshold,
+            step,
+            (
+                f"step {step}: the generator is collapsing: {self.n} digits from different noise are only "
+                f"{ratio:.0%} as diverse as real digits (threshold {self.diversity_threshold:.0%}). Look at the "
+                "latest grid; lower lr_G, or restart from an earlier checkpoint."
+            ),
+        )
 
     def _report(self, kind, failing, step, text):
         if failing and not self._active[kind]:

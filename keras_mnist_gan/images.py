@@ -14,10 +14,20 @@ from .data import to_float
 # Extensions a digit grid can be written as, and pillow's format for each
 # (WebP only where pillow was built with it). Any other extension is refused
 # rather than written as PNG bytes under a misleading name.
-IMAGE_FORMATS = {ext: fmt for ext, fmt in {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP",
-    ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
-}.items() if fmt != "WEBP" or features.check("webp")}
+IMAGE_FORMATS = {
+    ext: fmt
+    for ext, fmt in {
+        ".png": "PNG",
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".gif": "GIF",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".webp": "WEBP",
+    }.items()
+    if fmt != "WEBP" or features.check("webp")
+}
 # Lossy formats at their defaults blur one-pixel strokes; these keep digits crisp.
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}}
 
@@ -78,8 +88,9 @@ MAX_IMAGE_SIDE = 65_535
 _FORMAT_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
 
 
-def grid_shape(n: int, ncols: int | None = None, pad: int = GRID_PAD, scale: int = 2,
-               size: int = 28) -> tuple[int, int, int, int]:
+def grid_shape(
+    n: int, ncols: int | None = None, pad: int = GRID_PAD, scale: int = 2, size: int = 28
+) -> tuple[int, int, int, int]:
     """(rows, columns, height, width in pixels) of `grid` for ``n`` digits."""
     ncols = min(int(ncols or math.ceil(math.sqrt(n))), n)
     nrows = math.ceil(n / ncols)
@@ -98,10 +109,14 @@ def check_grid_size(path: str | os.PathLike, n: int, ncols: int | None = None, s
     per_side = (limit // scale - GRID_PAD) // (28 + GRID_PAD)  # digits that fit along one side
     where = f"{os.fspath(path)}: {n:,} digits in {cols:,} columns make a grid of {width:,} x {height:,} pixels"
     if n > per_side * per_side:
-        raise ValueError(f"{where}; a {fmt} image holds at most {limit:,} a side, so at most {per_side ** 2:,} "
-                         "digits: give fewer (-n).")
-    raise ValueError(f"{where}; a {fmt} image holds at most {limit:,} a side: give --cols from "
-                     f"{math.ceil(n / per_side):,} to {min(per_side, n):,}.")
+        raise ValueError(
+            f"{where}; a {fmt} image holds at most {limit:,} a side, so at most {per_side**2:,} "
+            "digits: give fewer (-n)."
+        )
+    raise ValueError(
+        f"{where}; a {fmt} image holds at most {limit:,} a side: give --cols from "
+        f"{math.ceil(n / per_side):,} to {min(per_side, n):,}."
+    )
 
 
 def grid(images: np.ndarray, ncols: int | None = None, pad: int = GRID_PAD, scale: int = 2) -> np.ndarray:
@@ -119,8 +134,9 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = GRID_PAD, scal
     out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), grey, np.uint8)
     for i, img in enumerate(x):
         r, c = divmod(i, ncols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = (
-            np.round(img * 255).astype(np.uint8))
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = np.round(
+            img * 255
+        ).astype(np.uint8)
     if scale > 1:
         out = out.repeat(scale, axis=0).repeat(scale, axis=1)
     return out

@@ -66,10 +66,7 @@ class BicubicResize(keras.layers.Layer):
     def build(self, input_shape):
         _, in_h, in_w, _ = input_shape
         if in_h is None or in_w is None:
-            raise ValueError(
-                "BicubicResize needs a known input height and width; "
-                f"got input shape {input_shape}."
-            )
+            raise ValueError(f"BicubicResize needs a known input height and width; got input shape {input_shape}.")
         # Kept as numpy and made tensors inside call(): traced, they become
         # constants of the graph. Tensors made here would be captured
         # inputs, which an exported ONNX graph then asks its caller for.

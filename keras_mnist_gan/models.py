@@ -43,8 +43,7 @@ def _seeds(seed: int | None, n: int) -> list[int | None]:
 LABEL_EMBEDDING_DIM = 16
 
 
-def build_discriminator(seed_init: bool = True, seed: int | None = None,
-                        num_classes: int | None = None) -> keras.Model:
+def build_discriminator(seed_init: bool = True, seed: int | None = None, num_classes: int | None = None) -> keras.Model:
     """The 28x28x1 -> logit discriminator of the original design.
 
     With ``num_classes`` it also takes each digit's label (int) and becomes a
@@ -55,11 +54,13 @@ def build_discriminator(seed_init: bool = True, seed: int | None = None,
     """
     s = _seeds(seed, 5)
     trunk = [
-        layers.Conv2D(32, 5, padding="same", activation="relu",
-                      kernel_initializer=_init(seed_init, s[0]), name="d_conv1"),
+        layers.Conv2D(
+            32, 5, padding="same", activation="relu", kernel_initializer=_init(seed_init, s[0]), name="d_conv1"
+        ),
         layers.AveragePooling2D(2, name="d_pool1"),
-        layers.Conv2D(64, 5, padding="same", activation="relu",
-                      kernel_initializer=_init(seed_init, s[1]), name="d_conv2"),
+        layers.Conv2D(
+            64, 5, padding="same", activation="relu", kernel_initializer=_init(seed_init, s[1]), name="d_conv2"
+        ),
         layers.AveragePooling2D(2, name="d_pool2"),
         layers.Flatten(name="d_flatten"),
         layers.Dense(1024, activation="relu", kernel_initializer=_init(seed_init, s[2]), name="d_dense1"),
@@ -72,11 +73,13 @@ def build_discriminator(seed_init: bool = True, seed: int | None = None,
     image = keras.Input(IMAGE_SHAPE, name="image")
     label = keras.Input((), dtype="int32", name="label")
     h = features(image)
-    code = layers.Embedding(int(num_classes), 1024, embeddings_initializer=_init(seed_init, s[4]),
-                            name="d_label_embedding")(label)
+    code = layers.Embedding(
+        int(num_classes), 1024, embeddings_initializer=_init(seed_init, s[4]), name="d_label_embedding"
+    )(label)
     projection = layers.Dot(axes=1, name="d_projection")([code, h])
-    return keras.Model([image, label], layers.Add(name="d_logit_of_class")([logit(h), projection]),
-                       name="conditional_discriminator")
+    return keras.Model(
+        [image, label], layers.Add(name="d_logit_of_class")([logit(h), projection]), name="conditional_discriminator"
+    )
 
 
 def _check_classes(num_classes) -> None:
@@ -109,8 +112,10 @@ def build_generator(
     from .presets import MAX_NOISE_DIM
 
     if not 4 <= int(noise_dim) <= MAX_NOISE_DIM:
-        raise ValueError(f"noise_dim must be between 4 (the convolutions use noise_dim/4 filters) and {MAX_NOISE_DIM}; "
-                         f"got {noise_dim}.")
+        raise ValueError(
+            f"noise_dim must be between 4 (the convolutions use noise_dim/4 filters) and {MAX_NOISE_DIM}; "
+            f"got {noise_dim}."
+        )
     noise_dim = int(noise_dim)
     s = _seeds(seed, 5)
     code_dim = LABEL_EMBEDDING_DIM if num_classes else 0
@@ -121,18 +126,27 @@ def build_generator(
             layers.Reshape((56, 56, 1), name="g_reshape"),
             layers.BatchNormalization(epsilon=1e-5, name="g_bn1"),
             layers.ReLU(name="g_relu1"),
-            layers.Conv2D(noise_dim // 2, 3, strides=2, padding="same",
-                          kernel_initializer=_init(seed_init, s[1]), name="g_conv1"),
+            layers.Conv2D(
+                noise_dim // 2, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[1]), name="g_conv1"
+            ),
             layers.BatchNormalization(epsilon=1e-5, name="g_bn2"),
             layers.ReLU(name="g_relu2"),
             _upsample(interpolation, "g_resize1"),
-            layers.Conv2D(noise_dim // 4, 3, strides=2, padding="same",
-                          kernel_initializer=_init(seed_init, s[2]), name="g_conv2"),
+            layers.Conv2D(
+                noise_dim // 4, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[2]), name="g_conv2"
+            ),
             layers.BatchNormalization(epsilon=1e-5, name="g_bn3"),
             layers.ReLU(name="g_relu3"),
             _upsample(interpolation, "g_resize2"),
-            StridedPointwiseConv2D(1, 1, strides=2, padding="same", activation="sigmoid",
-                                   kernel_initializer=_init(seed_init, s[3]), name="g_pixels"),
+            StridedPointwiseConv2D(
+                1,
+                1,
+                strides=2,
+                padding="same",
+                activation="sigmoid",
+                kernel_initializer=_init(seed_init, s[3]),
+                name="g_pixels",
+            ),
         ],
         name="generator" if not num_classes else "g_body",
     )
@@ -141,8 +155,9 @@ def build_generator(
     _check_classes(num_classes)
     noise = keras.Input((noise_dim,), name="noise")
     label = keras.Input((), dtype="int32", name="label")
-    code = layers.Embedding(int(num_classes), code_dim, embeddings_initializer=_init(seed_init, s[4]),
-                            name="g_label_embedding")(label)
+    code = layers.Embedding(
+        int(num_classes), code_dim, embeddings_initializer=_init(seed_init, s[4]), name="g_label_embedding"
+    )(label)
     joined = layers.Concatenate(name="g_noise_and_label")([noise, code])
     return keras.Model([noise, label], body(joined), name="conditional_generator")
 

@@ -34,8 +34,9 @@ def draw_noise(stream: np.random.RandomState, n: int, noise_dim: int) -> np.ndar
     return stream.standard_normal((int(n), int(noise_dim))).astype("float32")
 
 
-def draw_inputs(stream: np.random.RandomState, n: int, noise_dim: int,
-                num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def draw_inputs(
+    stream: np.random.RandomState, n: int, noise_dim: int, num_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The next ``n`` generator inputs of ``stream``: noise (n, noise_dim)
     float32 and, for a conditional generator of ``num_classes`` classes,
     int32 labels drawn uniformly at random (else None).

@@ -120,8 +120,12 @@ def write_error(path: str | os.PathLike, e: OSError) -> WriteError:
 
 
 def _kind(mode: int) -> str:
-    return {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO",
-            stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a regular file")
+    return {
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFIFO: "a FIFO",
+        stat.S_IFSOCK: "a socket",
+    }.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def check_file_target(path: str | os.PathLike, parent_must_exist: bool = True) -> None:
@@ -195,14 +199,16 @@ def foreign(folder: str | os.PathLike, known: Callable[[str], bool] = _nothing) 
     return [rel for rel in entries(folder, skip=_name(folder)) if rel not in ours and not known(rel)]
 
 
-def check_folder(folder: str | os.PathLike, known: Callable[[str], bool] = _nothing, what: str = "a folder",
-                 flag: str = "--out") -> None:
+def check_folder(
+    folder: str | os.PathLike, known: Callable[[str], bool] = _nothing, what: str = "a folder", flag: str = "--out"
+) -> None:
     """Refuse (`OutputError`) a target folder that is not a folder, or holds
     anything this tool did not write (the first such file is named)."""
     shown = os.fspath(folder)
     if os.path.islink(shown):
-        raise OutputError(f"{shown} is a symbolic link; keras-mnist-gan does not write through links: "
-                          f"choose another {flag}.")
+        raise OutputError(
+            f"{shown} is a symbolic link; keras-mnist-gan does not write through links: choose another {flag}."
+        )
     if not os.path.lexists(shown):
         return
     if not os.path.isdir(shown):
@@ -210,9 +216,11 @@ def check_folder(folder: str | os.PathLike, known: Callable[[str], bool] = _noth
     others = foreign(shown, known)
     if others:
         more = f" and {len(others) - 1} more" if len(others) > 1 else ""
-        raise OutputError(f"{shown} is not {what} keras-mnist-gan wrote: it holds other files "
-                          f"({os.path.join(shown, others[0])}{more}); nothing was deleted: move them away "
-                          f"or choose another {flag}.")
+        raise OutputError(
+            f"{shown} is not {what} keras-mnist-gan wrote: it holds other files "
+            f"({os.path.join(shown, others[0])}{more}); nothing was deleted: move them away "
+            f"or choose another {flag}."
+        )
 
 
 @contextlib.contextmanager
@@ -262,8 +270,13 @@ def _write_manifest(folder: str | os.PathLike, files: list[str]) -> None:
     os.replace(tmp, os.path.join(folder, MANIFEST))
 
 
-def write_folder(target: str | os.PathLike, build: Callable[[Path], None],
-                 known: Callable[[str], bool] = _nothing, what: str = "a folder", flag: str = "--out") -> list[str]:
+def write_folder(
+    target: str | os.PathLike,
+    build: Callable[[Path], None],
+    known: Callable[[str], bool] = _nothing,
+    what: str = "a folder",
+    flag: str = "--out",
+) -> list[str]:
     """Write the folder ``target`` with ``build(staged)`` (which creates the
     folder ``staged``), replacing an earlier one this tool wrote (see
     `check_folder`); returns what it holds now, as relative paths."""

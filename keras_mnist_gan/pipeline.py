@@ -26,8 +26,15 @@ class DigitBatches(keras.utils.PyDataset):
     it not stopped.
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
-                 skip_batches: int = 0, labels: np.ndarray | None = None):
+    def __init__(
+        self,
+        images: np.ndarray,
+        batch_size: int = 50,
+        seed: int | None = None,
+        repeat: bool = True,
+        skip_batches: int = 0,
+        labels: np.ndarray | None = None,
+    ):
         super().__init__()
         self.images = validate_images(images)
         self.labels = None if labels is None else validate_labels(labels, len(self.images))
@@ -51,15 +58,22 @@ class DigitBatches(keras.utils.PyDataset):
         if n_pass != self._pass:
             self._pass = n_pass
             self._order = np.random.default_rng([self.seed, n_pass]).permutation(len(self.images))
-        chosen = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        chosen = self._order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = self.images[chosen]
         batch = batch.astype(np.float32) / np.float32(255) if batch.dtype == np.uint8 else batch.astype(np.float32)
         return batch if self.labels is None else (batch, self.labels[chosen])
 
 
-def make_dataset(images: np.ndarray, batch_size: int = 50, seed: int | None = None, repeat: bool = True,
-                 skip_batches: int = 0, labels: np.ndarray | None = None) -> DigitBatches:
+def make_dataset(
+    images: np.ndarray,
+    batch_size: int = 50,
+    seed: int | None = None,
+    repeat: bool = True,
+    skip_batches: int = 0,
+    labels: np.ndarray | None = None,
+) -> DigitBatches:
     """The training batches of ``images`` (with ``labels``: ``(images,
     labels)`` batches, for a conditional GAN): see `DigitBatches`."""
-    return DigitBatches(images, batch_size=batch_size, seed=seed, repeat=repeat, skip_batches=skip_batches,
-                        labels=labels)
+    return DigitBatches(
+        images, batch_size=batch_size, seed=seed, repeat=repeat, skip_batches=skip_batches, labels=labels
+    )

@@ -70,8 +70,16 @@ PRESETS = {
     # classes it is an unconditional generator too. R1 every 16 steps
     # (lazy regularisation) costs a sixteenth of R1 every step, which
     # doubles the step on a CPU.
-    "quality": Preset(lr_d=1e-3, lr_g=2e-3, beta_1=0.5, two_d_optimizers=False, r1_gamma=1.0, r1_interval=16,
-                      ema_decay=0.999, conditional=True),
+    "quality": Preset(
+        lr_d=1e-3,
+        lr_g=2e-3,
+        beta_1=0.5,
+        two_d_optimizers=False,
+        r1_gamma=1.0,
+        r1_interval=16,
+        ema_decay=0.999,
+        conditional=True,
+    ),
 }
 DEFAULT_PRESET = "quality"
 

@@ -63,14 +63,18 @@ class RunLock:
             # O_NOFOLLOW: a link planted at .lock is an error, not a way out of --out.
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as e:
-            raise TrainingError(f"{self.path}: cannot take the run's lock ({e.strerror}); choose another --out.") from None
+            raise TrainingError(
+                f"{self.path}: cannot take the run's lock ({e.strerror}); choose another --out."
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise TrainingError(f"{self.out_dir}: another process (PID {holder}) is training there; "
-                                "wait for it to finish or choose another --out.") from None
+            raise TrainingError(
+                f"{self.out_dir}: another process (PID {holder}) is training there; "
+                "wait for it to finish or choose another --out."
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -93,8 +97,10 @@ def refuse_links(out_dir: str) -> None:
     for name in _owned(out_dir):
         path = os.path.join(out_dir, name)
         if os.path.islink(path):
-            raise TrainingError(f"{path} is a symbolic link; keras-mnist-gan does not write through links "
-                                "(the file it points to may lie outside --out): remove it or choose another --out.")
+            raise TrainingError(
+                f"{path} is a symbolic link; keras-mnist-gan does not write through links "
+                "(the file it points to may lie outside --out): remove it or choose another --out."
+            )
 
 
 def _run_dir_file(rel: str) -> bool:
@@ -112,8 +118,10 @@ def _refuse_foreign_in_run_dirs(out_dir: str) -> None:
         if os.path.isdir(folder):
             others = foreign(folder, _run_dir_file)
             if others:
-                raise TrainingError(f"{os.path.join(folder, others[0])} is not a file of the run, and --restart deletes "
-                                    f"{folder} whole; nothing was deleted: move it away first.")
+                raise TrainingError(
+                    f"{os.path.join(folder, others[0])} is not a file of the run, and --restart deletes "
+                    f"{folder} whole; nothing was deleted: move it away first."
+                )
 
 
 def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
@@ -131,7 +139,9 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
         return False
     if not ours:
         if resume:
-            raise TrainingError(f"{out_dir}: there is no run to resume (no gan.keras); leave out --resume to start one.")
+            raise TrainingError(
+                f"{out_dir}: there is no run to resume (no gan.keras); leave out --resume to start one."
+            )
         return False
     if not os.path.isfile(cfg_path):
         raise TrainingError(f"{out_dir} holds files of a run this version did not write ({', '.join(ours)}); {_HINT}")

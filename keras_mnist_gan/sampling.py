@@ -36,12 +36,12 @@ def check_labels(labels, n: int, num_classes: int | None) -> np.ndarray | None:
     unconditional one."""
     if num_classes is None:
         if labels is not None:
-            raise ValueError("this generator is unconditional: it draws digits of no particular class, so it "
-                             "takes no labels.")
+            raise ValueError(
+                "this generator is unconditional: it draws digits of no particular class, so it takes no labels."
+            )
         return None
     labels = np.broadcast_to(np.asarray(labels), (int(n),))
-    if len(labels) and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0
-                        or labels.max() >= num_classes):
+    if len(labels) and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must be whole numbers from 0 to {num_classes - 1}.")
     return labels.astype("int32")
 
@@ -90,8 +90,15 @@ def calibrate_batchnorm(generator: keras.Model, n: int = CALIBRATION_DIGITS, see
             bn.momentum = m
 
 
-def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size: int = 500,
-             chunk: int = 10_000, labels=None, return_labels: bool = False):
+def generate(
+    generator: keras.Model,
+    n: int,
+    seed: int | None = None,
+    batch_size: int = 500,
+    chunk: int = 10_000,
+    labels=None,
+    return_labels: bool = False,
+):
     """Draw ``n`` digits from ``generator`` (inference mode), float32 (n, 28, 28, 1) in [0, 1].
 
     ``labels`` (conditional generators): the digit to draw, one int for all
@@ -120,11 +127,11 @@ def generate(generator: keras.Model, n: int, seed: int | None = None, batch_size
     drawn = None if classes is None else np.empty(n, np.int32)
     for start in range(0, n, step):
         noise, random_labels = draw_inputs(stream, min(step, n - start), noise_dim_of(generator), classes)
-        part_labels = random_labels if asked is None else asked[start:start + len(noise)]
+        part_labels = random_labels if asked is None else asked[start : start + len(noise)]
         if drawn is not None:
-            drawn[start:start + len(noise)] = part_labels
+            drawn[start : start + len(noise)] = part_labels
         part = generator.predict(generator_inputs(generator, noise, part_labels), batch_size=batch_size, verbose=0)
         if out is None:
             out = np.empty((n, *part.shape[1:]), np.float32)
-        out[start:start + len(part)] = part
+        out[start : start + len(part)] = part
     return (out, drawn) if return_labels else out

@@ -62,7 +62,10 @@ def missing_path_error(path: str | os.PathLike) -> str:
         os.stat(path)
     except OSError as e:
         if e.errno == errno.ELOOP:
-            return f"{path}: is a symbolic-link loop (it never reaches a file); point the link at a file or give another path."
+            return (
+                f"{path}: is a symbolic-link loop (it never reaches a file); point the link at a file or give "
+                "another path."
+            )
     if os.path.islink(path):
         return f"{path}: no such file (a symbolic link to {os.readlink(path)}, which does not exist)."
     return f"{path}: no such file."
@@ -135,7 +138,9 @@ def check_generator(model: keras.Model, where: str | os.PathLike = "model") -> N
     try:
         in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
     except Exception:
-        raise ModelFileError(f"{where}: holds a {type(model).__name__} with no fixed input/output shape, not a generator.") from None
+        raise ModelFileError(
+            f"{where}: holds a {type(model).__name__} with no fixed input/output shape, not a generator."
+        ) from None
     if len(in_shape) != 2 or out_shape[1:] != (28, 28, 1):
         raise ModelFileError(
             f"{where}: not a digit generator: it maps {in_shape} to {out_shape}, "

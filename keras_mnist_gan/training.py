@@ -13,15 +13,38 @@ from dataclasses import dataclass, field, replace
 import keras
 import numpy as np
 
-from .callbacks import (CalibrateBatchNorm, Checkpoint, ContinueEpoch, DiscriminatorWarmup, HistoryCSV, QualityMetrics,
-                        SampleGrid, StepProgress, StopAfterMinutes, StopAtStep, StopOnNonFinite)
+from .callbacks import (
+    CalibrateBatchNorm,
+    Checkpoint,
+    ContinueEpoch,
+    DiscriminatorWarmup,
+    HistoryCSV,
+    QualityMetrics,
+    SampleGrid,
+    StepProgress,
+    StopAfterMinutes,
+    StopAtStep,
+    StopOnNonFinite,
+)
 from .data import NUM_CLASSES, MnistData, load_mnist, validate_images, validate_labels
 from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import (DEFAULT_CHECKPOINT_EVERY, DEFAULT_PRESET, DEFAULT_QUALITY_EVERY, DEFAULT_QUALITY_N, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH,
-                      GRID_COLS_PER_DIGIT, GRID_DIGITS, MAX_BATCH_SIZE, MIN_FID_DIGITS, PRESETS, Preset)
+from .presets import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_PRESET,
+    DEFAULT_QUALITY_EVERY,
+    DEFAULT_QUALITY_N,
+    DEFAULT_STEPS,
+    DEFAULT_STEPS_PER_EPOCH,
+    GRID_COLS_PER_DIGIT,
+    GRID_DIGITS,
+    MAX_BATCH_SIZE,
+    MIN_FID_DIGITS,
+    PRESETS,
+    Preset,
+)
 from .health import GameHealth
 from .sampling import balanced_labels
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
@@ -56,8 +79,9 @@ def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
     return gan
 
 
-def conditional_labels(preset: Preset, data: MnistData, n_images: int, conditional: bool | None = None,
-                       log=print) -> tuple[Preset, np.ndarray | None]:
+def conditional_labels(
+    preset: Preset, data: MnistData, n_images: int, conditional: bool | None = None, log=print
+) -> tuple[Preset, np.ndarray | None]:
     """The preset a run trains and its labels (None: unconditional).
 
     ``conditional`` overrides the preset's choice: True requires labels,
@@ -69,10 +93,14 @@ def conditional_labels(preset: Preset, data: MnistData, n_images: int, condition
         preset = replace(preset, conditional=bool(conditional))
     if preset.conditional and data.y_train is None:
         if conditional:
-            raise TrainingError(f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
-                                "digits of each class from labelled digits; train --unconditional on it.")
-        log(f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
-            "learns each digit from labelled digits).")
+            raise TrainingError(
+                f"{data.source} has no labels (y_train): a conditional GAN (--conditional) learns "
+                "digits of each class from labelled digits; train --unconditional on it."
+            )
+        log(
+            f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
+            "learns each digit from labelled digits)."
+        )
         preset = replace(preset, conditional=False)
     if not preset.conditional:
         return preset, None
@@ -173,8 +201,10 @@ def train(
     if not 1 <= preset.batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"the batch size must be from 1 to {MAX_BATCH_SIZE}; got {preset.batch_size}.")
     if 0 < quality_n < MIN_FID_DIGITS:
-        raise ValueError(f"quality_n must be 0 (off) or at least {MIN_FID_DIGITS} (a Fréchet distance needs that "
-                         f"many digits); got {quality_n}.")
+        raise ValueError(
+            f"quality_n must be 0 (off) or at least {MIN_FID_DIGITS} (a Fréchet distance needs that "
+            f"many digits); got {quality_n}."
+        )
     steps = int(steps)
     steps_per_epoch = int(steps_per_epoch or min(DEFAULT_STEPS_PER_EPOCH, steps))
     if steps_per_epoch < 1:
@@ -191,11 +221,15 @@ def train(
         if resuming:
             gan = load_gan(files["gan"])
             if gan.noise_dim != preset.noise_dim:
-                raise TrainingError(f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d.")
+                raise TrainingError(
+                    f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d."
+                )
             done = int(gan.step.numpy())
             if done >= steps:
                 log(f"run is already at step {done} of {steps}; raise --steps to train on")
-                return RunResult(gan=gan, out_dir=out_dir, steps=done, files=files, resumed_from=done, already_done=True)
+                return RunResult(
+                    gan=gan, out_dir=out_dir, steps=done, files=files, resumed_from=done, already_done=True
+                )
             _check_warmup(steps, int(gan.generator_start.numpy()))
             for note in notes:
                 log(note)
@@ -208,9 +242,29 @@ def train(
             gan = build_gan(preset, seed=seed)
             done = 0
         write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
-        return _fit_run(gan, out_dir, files, data, (images, labels), preset, steps, steps_per_epoch, done, resuming, seed,
-                        quality_n, quality_every, verbose, checkpoint_every, health, stop_on_failure, minutes, started,
-                        seconds_before, log)
+        return _fit_run(
+            gan,
+            out_dir,
+            files,
+            data,
+            (images, labels),
+            preset,
+            steps,
+            steps_per_epoch,
+            done,
+            resuming,
+            seed,
+            quality_n,
+            quality_every,
+            verbose,
+            checkpoint_every,
+            health,
+            stop_on_failure,
+            minutes,
+            started,
+            seconds_before,
+            log,
+        )
 
 
 def _check_warmup(steps: int, generator_start: int) -> None:
@@ -218,11 +272,33 @@ def _check_warmup(steps: int, generator_start: int) -> None:
         raise TrainingError(
             f"{steps} steps end inside the discriminator's warm-up (the generator starts training after step "
             f"{generator_start}), so the generator would never train; give more steps than that "
-            "(--steps) or a shorter warm-up (--warmup-steps).")
+            "(--steps) or a shorter warm-up (--warmup-steps)."
+        )
 
 
-def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_per_epoch, done, resuming, seed, quality_n,
-             quality_every, verbose, checkpoint_every, health, stop_on_failure, minutes, started, seconds_before, log) -> RunResult:
+def _fit_run(
+    gan,
+    out_dir,
+    files,
+    data,
+    images_and_labels,
+    preset,
+    steps,
+    steps_per_epoch,
+    done,
+    resuming,
+    seed,
+    quality_n,
+    quality_every,
+    verbose,
+    checkpoint_every,
+    health,
+    stop_on_failure,
+    minutes,
+    started,
+    seconds_before,
+    log,
+) -> RunResult:
     images, labels = images_and_labels
     nonfinite = StopOnNonFinite()
     checkpoint = Checkpoint(files["gan"], checkpoint_every)
@@ -237,17 +313,22 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
         from .evaluation import EVALUATOR_PATH, Evaluator
 
         if len(data.x_test) < MIN_FID_DIGITS:
-            log(f"note: {data.source} holds {len(data.x_test)} test digits, fewer than the {MIN_FID_DIGITS} a Fréchet "
-                "distance needs: no quality figures in this run.")
+            log(
+                f"note: {data.source} holds {len(data.x_test)} test digits, fewer than the {MIN_FID_DIGITS} a Fréchet "
+                "distance needs: no quality figures in this run."
+            )
         elif EVALUATOR_PATH.is_file():
-            common.append(QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed,
-                                         every=quality_every))
+            common.append(
+                QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed, every=quality_every)
+            )
     common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids]
     if keras.backend.backend() == "tensorflow":
         common.append(TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed))
     else:
-        log(f"note: TensorBoard logs need the TensorFlow backend (this is {keras.backend.backend()}); "
-            "history.csv and curves.png have the same figures.")
+        log(
+            f"note: TensorBoard logs need the TensorFlow backend (this is {keras.backend.backend()}); "
+            "history.csv and curves.png have the same figures."
+        )
     if verbose:
         common.append(StepProgress(steps, steps_per_epoch))
     history: dict = {}
@@ -259,21 +340,35 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
             warmup = preset.warmup_steps if step == 0 else max(0, int(gan.generator_start.numpy()) - step)
             first = [DiscriminatorWarmup(warmup)] + ([ContinueEpoch()] if step % steps_per_epoch else [])
             ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=step, labels=labels)
-            fitted = gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=epoch_steps,
-                             callbacks=first + common, verbose=0, shuffle=False)
+            fitted = gan.fit(
+                ds,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=epoch_steps,
+                callbacks=first + common,
+                verbose=0,
+                shuffle=False,
+            )
             for key, values in fitted.history.items():
                 history.setdefault(key, []).extend(values)
             if gan.stop_training:
                 break
     except KeyboardInterrupt:
         checkpoint.save()
-        log(f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {checkpoint.saved_step} in "
-            f"{files['gan']}: run the same command again to resume.")
+        log(
+            f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {checkpoint.saved_step} in "
+            f"{files['gan']}: run the same command again to resume."
+        )
         raise
     if nonfinite.message:
-        kept = (f"the last good checkpoint (step {checkpoint.saved_step}) is kept in {files['gan']}"
-                if checkpoint.saved_step is not None or resuming else "no checkpoint was saved")
-        raise TrainingError(f"{nonfinite.message} Nothing was overwritten: {kept}; grids so far are in {grids.directory}.")
+        kept = (
+            f"the last good checkpoint (step {checkpoint.saved_step}) is kept in {files['gan']}"
+            if checkpoint.saved_step is not None or resuming
+            else "no checkpoint was saved"
+        )
+        raise TrainingError(
+            f"{nonfinite.message} Nothing was overwritten: {kept}; grids so far are in {grids.directory}."
+        )
     gan.calibrate_batchnorm()
     checkpoint.save()
     save_model_atomic(gan.sampler, files["generator"])
@@ -281,8 +376,11 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
         save_grid(gan.generate(GRID_DIGITS, seed=seed), files["samples"])
     else:  # one row per digit
         n = GRID_COLS_PER_DIGIT * gan.num_classes
-        save_grid(gan.generate(n, seed=seed, labels=balanced_labels(n, gan.num_classes, per=GRID_COLS_PER_DIGIT)),
-                  files["samples"], ncols=GRID_COLS_PER_DIGIT)
+        save_grid(
+            gan.generate(n, seed=seed, labels=balanced_labels(n, gan.num_classes, per=GRID_COLS_PER_DIGIT)),
+            files["samples"],
+            ncols=GRID_COLS_PER_DIGIT,
+        )
     plot_history(files["history"], files["curves"])
     make_gif(run_frames(grids.directory), files["progress"])
     if monitor is not None and monitor.message:
@@ -290,7 +388,16 @@ def _fit_run(gan, out_dir, files, data, images_and_labels, preset, steps, steps_
     reached = int(gan.step.numpy())
     out_of_time = clock is not None and clock.stopped_at is not None and reached < steps
     if out_of_time:
-        log(f"the {minutes:g}-minute budget ran out at step {reached} of {steps}; its files are saved, and the same "
-            "command continues the run.")
-    return RunResult(gan=gan, out_dir=out_dir, steps=reached, files=files, history=history,
-                     resumed_from=done if resuming else None, out_of_time=out_of_time)
+        log(
+            f"the {minutes:g}-minute budget ran out at step {reached} of {steps}; its files are saved, and the same "
+            "command continues the run."
+        )
+    return RunResult(
+        gan=gan,
+        out_dir=out_dir,
+        steps=reached,
+        files=files,
+        history=history,
+        resumed_from=done if resuming else None,
+        out_of_time=out_of_time,
+    )

@@ -30,8 +30,16 @@ from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, 
 from .data import MnistData, load_mnist, validate_images
 from .pipeline import make_dataset
 from .training import conditional_labels
-from .presets import (DEFAULT_PRESET, MIN_FID_DIGITS, DEFAULT_QUALITY_N, DEFAULT_STEPS_PER_TRIAL, LR_D_RANGE, LR_RATIO_RANGE, PRESETS,
-                      Preset)
+from .presets import (
+    DEFAULT_PRESET,
+    MIN_FID_DIGITS,
+    DEFAULT_QUALITY_N,
+    DEFAULT_STEPS_PER_TRIAL,
+    LR_D_RANGE,
+    LR_RATIO_RANGE,
+    PRESETS,
+    Preset,
+)
 
 OBJECTIVE = "val_fid"
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
@@ -57,10 +65,14 @@ class SearchSpace:
     def __post_init__(self):
         lo, hi = self.lr_d
         if not 0.0 < lo < hi < 1.0:
-            raise SearchError(f"the lr_D range must satisfy 0 < min < max < 1; got {lo:g} .. {hi:g} (empty or inverted).")
+            raise SearchError(
+                f"the lr_D range must satisfy 0 < min < max < 1; got {lo:g} .. {hi:g} (empty or inverted)."
+            )
         lo, hi = self.ratio
         if not 0.0 < lo < hi:
-            raise SearchError(f"the lr_G/lr_D ratio range must satisfy 0 < min < max; got {lo:g} .. {hi:g} (empty or inverted).")
+            raise SearchError(
+                f"the lr_G/lr_D ratio range must satisfy 0 < min < max; got {lo:g} .. {hi:g} (empty or inverted)."
+            )
         if self.beta_1 is not None and (not self.beta_1 or not all(0.0 <= b < 1.0 for b in self.beta_1)):
             raise SearchError(f"beta_1 choices must be in [0, 1); got {self.beta_1}.")
 
@@ -101,8 +113,10 @@ class GANHyperModel(kt.HyperModel):
         if int(steps) < 1:
             raise SearchError(f"the step budget per trial must be at least 1; got {steps}.")
         if int(quality_n) < MIN_FID_DIGITS:
-            raise SearchError(f"quality_n must be at least {MIN_FID_DIGITS} digits (a Fréchet distance needs a "
-                              f"covariance of full rank); got {quality_n}.")
+            raise SearchError(
+                f"quality_n must be at least {MIN_FID_DIGITS} digits (a Fréchet distance needs a "
+                f"covariance of full rank); got {quality_n}."
+            )
         self.steps = int(steps)
         self.steps_per_epoch = int(steps_per_epoch or steps)
         self.quality_n = int(quality_n)
@@ -129,20 +143,43 @@ class GANHyperModel(kt.HyperModel):
         keras.utils.set_random_seed(self.seed)
         return build_gan(self.preset_for(hp), seed=self.seed)
 
-    def fit(self, hp, model, images, real_test, callbacks=None, epochs: int | None = None,
-            initial_epoch: int = 0, verbose=0, labels=None, **kwargs) -> dict:
+    def fit(
+        self,
+        hp,
+        model,
+        images,
+        real_test,
+        callbacks=None,
+        epochs: int | None = None,
+        initial_epoch: int = 0,
+        verbose=0,
+        labels=None,
+        **kwargs,
+    ) -> dict:
         preset = self.preset_for(hp)
         epochs = int(epochs or math.ceil(self.steps / self.steps_per_epoch))
         total = min(self.steps, epochs * self.steps_per_epoch)
         done = int(model.step.numpy())  # > 0 when Hyperband continues a trial
         stop_nan = StopOnNonFinite()
         quality = QualityMetrics(self.evaluator, real_test, n=self.quality_n, seed=self.seed)
-        own = [DiscriminatorWarmup(max(0, preset.warmup_steps - done)), StopAtStep(total), stop_nan,
-               CalibrateBatchNorm(), quality]
+        own = [
+            DiscriminatorWarmup(max(0, preset.warmup_steps - done)),
+            StopAtStep(total),
+            stop_nan,
+            CalibrateBatchNorm(),
+            quality,
+        ]
         ds = make_dataset(images, batch_size=preset.batch_size, seed=self.seed + done, labels=labels)
         start = time.perf_counter()
-        model.fit(ds, epochs=epochs, initial_epoch=int(initial_epoch), steps_per_epoch=self.steps_per_epoch,
-                  callbacks=own + list(callbacks or []), verbose=verbose, shuffle=False)
+        model.fit(
+            ds,
+            epochs=epochs,
+            initial_epoch=int(initial_epoch),
+            steps_per_epoch=self.steps_per_epoch,
+            callbacks=own + list(callbacks or []),
+            verbose=verbose,
+            shuffle=False,
+        )
         if stop_nan.message:
             raise kt.errors.FailedTrialError(stop_nan.message)
         return {**quality.last, "seconds": time.perf_counter() - start}
@@ -182,11 +219,16 @@ def _progress_tuner(base: type) -> type:
             self.trained_here += 1
             hp = trial.hyperparameters.values
             f = self._figures if isinstance(self._figures, dict) else {}
-            figures = (f"val_fid {f['val_fid']:.2f}, score {f['val_score']:.2f}, "
-                       f"entropy {f['val_class_entropy']:.2f} in {f['seconds']:.0f} s"
-                       if "val_fid" in f else str(trial.status).lower())
-            self.log(f"trial {trial.trial_id}: lr_D {hp['lr_d']:.2e}, lr_G {hp['lr_d'] * hp['ratio']:.2e} "
-                     f"(ratio {hp['ratio']:.2f}) -> {figures}")
+            figures = (
+                f"val_fid {f['val_fid']:.2f}, score {f['val_score']:.2f}, "
+                f"entropy {f['val_class_entropy']:.2f} in {f['seconds']:.0f} s"
+                if "val_fid" in f
+                else str(trial.status).lower()
+            )
+            self.log(
+                f"trial {trial.trial_id}: lr_D {hp['lr_d']:.2e}, lr_G {hp['lr_d'] * hp['ratio']:.2e} "
+                f"(ratio {hp['ratio']:.2f}) -> {figures}"
+            )
 
     Tuner.__name__ = base.__name__
     return Tuner
@@ -194,8 +236,14 @@ def _progress_tuner(base: type) -> type:
 
 def trial_row(trial) -> dict:
     hp = trial.hyperparameters.values
-    row = {"trial": trial.trial_id, "status": str(trial.status), "lr_d": hp["lr_d"], "ratio": hp["ratio"],
-           "lr_g": hp["lr_d"] * hp["ratio"], "beta_1": hp.get("beta_1", "")}
+    row = {
+        "trial": trial.trial_id,
+        "status": str(trial.status),
+        "lr_d": hp["lr_d"],
+        "ratio": hp["ratio"],
+        "lr_g": hp["lr_d"] * hp["ratio"],
+        "beta_1": hp.get("beta_1", ""),
+    }
     for name in ("val_fid", "val_score", "val_class_entropy", "val_rarest_class", "seconds"):
         value = trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
         row[name] = float("nan") if value is None else float(value)
@@ -207,8 +255,10 @@ def _check_project_name(name: str) -> None:
     reach outside it ('../victim', '/home/me'), where --overwrite would
     delete files and the search be written."""
     if name in ("", ".", "..") or "/" in name or (os.altsep and os.altsep in name) or os.sep in name or "\0" in name:
-        raise SearchError(f"--project-name {name!r}: give a plain folder name (no '/', not '.' or '..'); the search "
-                          "is written in --directory/NAME.")
+        raise SearchError(
+            f"--project-name {name!r}: give a plain folder name (no '/', not '.' or '..'); the search "
+            "is written in --directory/NAME."
+        )
 
 
 def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
@@ -224,8 +274,10 @@ def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     if not cfg.is_file():
         if any(project_dir.iterdir()):
             fix = "--overwrite discards only a search, so " if overwrite else ""
-            raise SearchError(f"{project_dir} holds files that are not a keras-mnist-gan search (no {SEARCH_CONFIG}); "
-                              f"{fix}choose another --directory/--project-name.")
+            raise SearchError(
+                f"{project_dir} holds files that are not a keras-mnist-gan search (no {SEARCH_CONFIG}); "
+                f"{fix}choose another --directory/--project-name."
+            )
         return False
     if overwrite:
         return False
@@ -237,8 +289,10 @@ def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
     differ = {k: (saved.get(k), v) for k, v in settings.items() if k != "max_trials" and saved.get(k) != v}
     if differ:
         what = ", ".join(f"{k} {a!r} there vs {b!r} now" for k, (a, b) in differ.items())
-        raise SearchError(f"{project_dir} holds a different search ({what}); use another "
-                          "--project-name, the same settings to resume it, or --overwrite.")
+        raise SearchError(
+            f"{project_dir} holds a different search ({what}); use another "
+            "--project-name, the same settings to resume it, or --overwrite."
+        )
     return True
 
 
@@ -280,9 +334,11 @@ def run_search(
     if int(steps_per_trial) <= preset_obj.warmup_steps:
         # Every trial would end before the generator trained: all would
         # score the same untrained generator and the "best" be arbitrary.
-        raise SearchError(f"{steps_per_trial} steps per trial end inside the discriminator's "
-                          f"{preset_obj.warmup_steps}-step warm-up, so no trial's generator would train; give "
-                          "more steps per trial (--steps-per-trial) or a shorter warm-up (--warmup-steps).")
+        raise SearchError(
+            f"{steps_per_trial} steps per trial end inside the discriminator's "
+            f"{preset_obj.warmup_steps}-step warm-up, so no trial's generator would train; give "
+            "more steps per trial (--steps-per-trial) or a shorter warm-up (--warmup-steps)."
+        )
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
@@ -290,18 +346,31 @@ def run_search(
     if len(images) < preset_obj.batch_size:
         raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
     project_dir = Path(directory) / project_name
-    settings = {"tuner": tuner, "max_trials": int(max_trials), "steps_per_trial": int(steps_per_trial),
-                "space": json.loads(json.dumps(asdict(space))), "preset": preset_obj.as_dict(),
-                "quality_n": int(quality_n), "seed": int(seed), "hyperband_epochs": int(hyperband_epochs),
-                "train_images": len(images)}
+    settings = {
+        "tuner": tuner,
+        "max_trials": int(max_trials),
+        "steps_per_trial": int(steps_per_trial),
+        "space": json.loads(json.dumps(asdict(space))),
+        "preset": preset_obj.as_dict(),
+        "quality_n": int(quality_n),
+        "seed": int(seed),
+        "hyperband_epochs": int(hyperband_epochs),
+        "train_images": len(images),
+    }
     is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
     resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
 
     steps_per_epoch = math.ceil(steps_per_trial / hyperband_epochs) if tuner == "hyperband" else steps_per_trial
-    hypermodel = GANHyperModel(space, preset_obj, steps=steps_per_trial, steps_per_epoch=steps_per_epoch,
-                               quality_n=quality_n, seed=seed)
-    common = dict(objective=kt.Objective(OBJECTIVE, "min"), directory=directory, project_name=project_name,
-                  overwrite=overwrite and not is_worker, seed=seed)
+    hypermodel = GANHyperModel(
+        space, preset_obj, steps=steps_per_trial, steps_per_epoch=steps_per_epoch, quality_n=quality_n, seed=seed
+    )
+    common = dict(
+        objective=kt.Objective(OBJECTIVE, "min"),
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite and not is_worker,
+        seed=seed,
+    )
     if tuner == "hyperband":
         tuner_obj = _progress_tuner(kt.Hyperband)(hypermodel, max_epochs=hyperband_epochs, factor=3, **common)
     else:
@@ -314,21 +383,25 @@ def run_search(
         finished = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner_obj.oracle.trials.values())
         log(f"resuming the search in {project_dir}: {finished} trial(s) already finished")
     role = "chief" if dist.is_chief_oracle() else ("worker " + os.environ["KERASTUNER_TUNER_ID"] if is_worker else "")
-    log(f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
-        f"on {len(images)} digits; objective {OBJECTIVE} (min) at n={quality_n}")
+    log(
+        f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
+        f"on {len(images)} digits; objective {OBJECTIVE} (min) at n={quality_n}"
+    )
     real_test = data.x_test[:quality_n]
     tuner_obj.search(images, real_test, labels=labels, verbose=0)
     result = SearchResult(project_dir=str(project_dir), trained_here=tuner_obj.trained_here)
     if is_worker:
         return result
     if reference is not None:
-        result.reference = reference_trial(hypermodel, project_dir, images, real_test, *reference, log=log,
-                                           labels=labels)
+        result.reference = reference_trial(
+            hypermodel, project_dir, images, real_test, *reference, log=log, labels=labels
+        )
     return write_report(tuner_obj, result, log=log)
 
 
-def reference_trial(hypermodel: GANHyperModel, project_dir: Path, images, real_test, lr_d: float, lr_g: float,
-                    log=print, labels=None) -> dict:
+def reference_trial(
+    hypermodel: GANHyperModel, project_dir: Path, images, real_test, lr_d: float, lr_g: float, log=print, labels=None
+) -> dict:
     """Train the same budget at fixed learning rates (by default the
     original design's) so the search's winner has something to beat. Kept in
     ``reference.json``: a rerun does not train it again."""
@@ -342,8 +415,15 @@ def reference_trial(hypermodel: GANHyperModel, project_dir: Path, images, real_t
     hp.values.update(lr_d=lr_d, ratio=lr_g / lr_d)
     log(f"reference run: lr_D {lr_d:.2e}, lr_G {lr_g:.2e}, same budget")
     figures = hypermodel.fit(hp, hypermodel.build(hp), images, real_test, labels=labels)
-    row = {"trial": "reference", "status": "COMPLETED", "lr_d": lr_d, "lr_g": lr_g, "ratio": lr_g / lr_d,
-           "beta_1": hp.values.get("beta_1", ""), **{k: float(v) for k, v in figures.items()}}
+    row = {
+        "trial": "reference",
+        "status": "COMPLETED",
+        "lr_d": lr_d,
+        "lr_g": lr_g,
+        "ratio": lr_g / lr_d,
+        "beta_1": hp.values.get("beta_1", ""),
+        **{k: float(v) for k, v in figures.items()},
+    }
     path.write_text(json.dumps(row, indent=2))
     log(f"reference -> val_fid {row['val_fid']:.2f}, score {row['val_score']:.2f}")
     return row
@@ -359,9 +439,24 @@ def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
     done = [r for r in trials if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
     done.sort(key=lambda r: r["val_fid"])
     result.trials = done + [r for r in trials if r not in done]
-    files = {"csv": project_dir / "trials.csv", "markdown": project_dir / "trials.md", "plot": project_dir / "objective.png"}
-    columns = ["trial", "status", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score",
-               "val_class_entropy", "val_rarest_class", "seconds"]
+    files = {
+        "csv": project_dir / "trials.csv",
+        "markdown": project_dir / "trials.md",
+        "plot": project_dir / "objective.png",
+    }
+    columns = [
+        "trial",
+        "status",
+        "lr_d",
+        "lr_g",
+        "ratio",
+        "beta_1",
+        "val_fid",
+        "val_score",
+        "val_class_entropy",
+        "val_rarest_class",
+        "seconds",
+    ]
     listed = result.trials + ([result.reference] if result.reference else [])
     with open(files["csv"], "w", newline="") as f:
         w = csv.DictWriter(f, columns, extrasaction="ignore")
@@ -378,8 +473,10 @@ def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
         files["best_generator"] = Path(save_model_atomic(gan.sampler, project_dir / "best_generator.keras"))
         files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
         b = result.best
-        log(f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
-            f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}")
+        log(
+            f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
+            f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}"
+        )
     result.files = {k: str(v) for k, v in files.items()}
     log("wrote " + ", ".join(result.files.values()))
     return result
@@ -388,7 +485,11 @@ def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
     def fmt(v):
         if isinstance(v, float):
-            return "" if math.isnan(v) else (f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}")
+            return (
+                ""
+                if math.isnan(v)
+                else (f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}")
+            )
         return str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
@@ -407,20 +508,42 @@ def plot_objective(rows: list[dict], path, reference: dict | None = None) -> str
     done = [r for r in rows if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
     if done:
-        sc = ax.scatter([r["lr_d"] for r in done], [r["ratio"] for r in done], c=[r["val_fid"] for r in done],
-                        cmap="viridis_r", s=70, edgecolors="black", linewidths=0.5)
+        sc = ax.scatter(
+            [r["lr_d"] for r in done],
+            [r["ratio"] for r in done],
+            c=[r["val_fid"] for r in done],
+            cmap="viridis_r",
+            s=70,
+            edgecolors="black",
+            linewidths=0.5,
+        )
         fig.colorbar(sc, ax=ax, label="val_fid (lower is better)")
         best = done[0]
-        ax.scatter([best["lr_d"]], [best["ratio"]], marker="*", s=320, facecolors="none", edgecolors="red",
-                   linewidths=1.5, label=f"best: FID {best['val_fid']:.1f}")
+        ax.scatter(
+            [best["lr_d"]],
+            [best["ratio"]],
+            marker="*",
+            s=320,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            label=f"best: FID {best['val_fid']:.1f}",
+        )
         for r in done:
             ax.annotate(str(r["trial"]), (r["lr_d"], r["ratio"]), fontsize=6, xytext=(4, 4), textcoords="offset points")
     failed = [r for r in rows if r not in done]
     if failed:
         ax.scatter([r["lr_d"] for r in failed], [r["ratio"] for r in failed], marker="x", c="grey", label="failed")
     if reference:
-        ax.scatter([reference["lr_d"]], [reference["ratio"]], marker="P", s=110, c="tab:orange", edgecolors="black",
-                   label=f"reference: FID {reference['val_fid']:.1f}")
+        ax.scatter(
+            [reference["lr_d"]],
+            [reference["ratio"]],
+            marker="P",
+            s=110,
+            c="tab:orange",
+            edgecolors="black",
+            label=f"reference: FID {reference['val_fid']:.1f}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("lr_D")

@@ -79,7 +79,10 @@ def plot_history(history_csv: str, path: str) -> str | None:
     h = read_history(history_csv)
     if not h or len(h["step"]) == 0:
         return None
-    panels = [("losses", ["d_loss_real", "d_loss_fake", "g_loss"]), ("discriminator accuracy", ["d_acc_real", "d_acc_fake"])]
+    panels = [
+        ("losses", ["d_loss_real", "d_loss_fake", "g_loss"]),
+        ("discriminator accuracy", ["d_acc_real", "d_acc_fake"]),
+    ]
     if "val_fid" in h:
         panels.append(("quality (evaluator)", ["val_fid", "val_score"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), dpi=110)
@@ -107,8 +110,10 @@ def make_gif(frames: list[str], path: str, ms_per_frame: int = 250, hold_last_ms
         return None
     images = [Image.open(f).convert("L") for f in frames]
     durations = [ms_per_frame] * (len(images) - 1) + [hold_last_ms]
-    return write_atomic(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
-                                                       duration=durations, loop=0))
+    return write_atomic(
+        path,
+        lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0),
+    )
 
 
 def run_frames(samples_dir: str) -> list[str]:
@@ -145,8 +150,9 @@ def interpolation_noise(noise_dim: int, rows: int = 8, steps: int = 10, seed: in
     return np.concatenate([slerp(a, b, t) for a, b in ends]).astype("float32")
 
 
-def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n: int = 16, seed: int | None = None,
-                      labels=None) -> str:
+def interpolation_gif(
+    generator, path: str, points: int = 4, steps: int = 12, n: int = 16, seed: int | None = None, labels=None
+) -> str:
     """A looping GIF of a grid of ``n`` digits, each walking through
     ``points`` random noise points (and back to the first); a conditional
     generator draws ``labels`` (default 0, 1, ..., 9, 0, ... in turn)."""
@@ -166,5 +172,6 @@ def interpolation_gif(generator, path: str, points: int = 4, steps: int = 12, n:
         for z in path_noise.astype("float32"):
             digits = generator.predict(generator_inputs(generator, z, labels), verbose=0)
             frames.append(Image.fromarray(grid(digits, scale=3), mode="L"))
-    return write_atomic(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
-                                                       duration=80, loop=0))
+    return write_atomic(
+        path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    )

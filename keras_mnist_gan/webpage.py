@@ -26,8 +26,12 @@ from .noise import MAX_SEED
 from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
 
 PAGE_FILES = ("index.html", "app.js", "noise.js", "style.css")
-VENDOR_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
-                "onnxruntime-web.package.json")
+VENDOR_FILES = (
+    "ort.wasm.min.js",
+    "ort-wasm-simd-threaded.mjs",
+    "ort-wasm-simd-threaded.wasm",
+    "onnxruntime-web.package.json",
+)
 MODEL_FILE = "generator.onnx"
 # A site's files (relative paths), as every version of `write_site` wrote them.
 SITE_FILES = frozenset(PAGE_FILES + ("model.json", MODEL_FILE) + tuple(f"vendor/{n}" for n in VENDOR_FILES))

@@ -30,6 +30,11 @@ def tiny_images(subset):
 @pytest.fixture
 def tiny_npz(tmp_path, subset):
     path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=subset.x_train[:200, ..., 0], y_train=subset.y_train[:200],
-             x_test=subset.x_test[:150, ..., 0], y_test=subset.y_test[:150])
+    np.savez(
+        path,
+        x_train=subset.x_train[:200, ..., 0],
+        y_train=subset.y_train[:200],
+        x_test=subset.x_test[:150, ..., 0],
+        y_test=subset.y_test[:150],
+    )
     return path

@@ -89,11 +89,10 @@ STEP_SCRIPT = textwrap.dedent(
 
 def run_on(backend: str, *args: str, env: dict | None = None) -> dict:
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    r = subprocess.run([sys.executable, "-c", STEP_SCRIPT, *args], capture_output=True, text=True, env=env,
-                       timeout=600)
+    r = subprocess.run([sys.executable, "-c", STEP_SCRIPT, *args], capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
     assert r.returncode == 0 and lines, f"{backend}: {r.stderr[-3000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +108,20 @@ def backend_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("backends")
     rng = np.random.default_rng(0)
     D, G = build_discriminator(seed=0), build_generator(noise_dim=NOISE_DIM, seed=1)
-    data = {"x": load_subset().x_train[:8].astype("float32") / 255.0,
-            "z_d": rng.standard_normal((8, NOISE_DIM)).astype("float32"),
-            "z_g": rng.standard_normal((8, NOISE_DIM)).astype("float32")}
+    data = {
+        "x": load_subset().x_train[:8].astype("float32") / 255.0,
+        "z_d": rng.standard_normal((8, NOISE_DIM)).astype("float32"),
+        "z_g": rng.standard_normal((8, NOISE_DIM)).astype("float32"),
+    }
     data.update({f"d{i}": w for i, w in enumerate(D.get_weights())})
     data.update({f"g{i}": w for i, w in enumerate(G.get_weights())})
     del keras
     np.savez(out / "start.npz", **data)
     logs = {b: run_on(b, str(out / "start.npz"), str(out), "step", ",".join(PRESETS)) for b in BACKENDS}
-    loads = {b: run_on(b, str(out / "start.npz"), str(out), "load", ",".join(o for o in BACKENDS if o != b))
-             for b in BACKENDS}
+    loads = {
+        b: run_on(b, str(out / "start.npz"), str(out), "load", ",".join(o for o in BACKENDS if o != b))
+        for b in BACKENDS
+    }
     return out, logs, loads
 
 
@@ -187,11 +190,12 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent(
 @pytest.mark.skipif("jax" not in BACKENDS, reason="JAX is not installed: pip install 'keras-mnist-gan[jax]'")
 def test_jax_data_parallel_on_two_host_devices_matches_one_device():
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    r = subprocess.run([sys.executable, "-c", DATA_PARALLEL_SCRIPT], capture_output=True, text=True, env=env,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", DATA_PARALLEL_SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
     lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
     assert r.returncode == 0 and lines, r.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["devices"] == 2
     # The batch is split over the devices; the step is the same computation.
     assert out["diff"] < 1e-4, out

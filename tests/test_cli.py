@@ -9,8 +9,23 @@ from PIL import Image
 from keras_mnist_gan.cli import main
 
 
-TRAIN_ARGS = ["--steps", "12", "--steps-per-epoch", "6", "--batch-size", "20", "--warmup-steps", "4", "--seed", "3",
-              "--quality-n", "150", "--quality-every", "6", "--quiet"]
+TRAIN_ARGS = [
+    "--steps",
+    "12",
+    "--steps-per-epoch",
+    "6",
+    "--batch-size",
+    "20",
+    "--warmup-steps",
+    "4",
+    "--seed",
+    "3",
+    "--quality-n",
+    "150",
+    "--quality-every",
+    "6",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +45,36 @@ def trained_run(tmp_path_factory):
 
 @pytest.mark.core
 def test_train_writes_everything(trained_run):
-    for name in ("gan.keras", "generator.keras", "history.csv", "samples.png", "config.json", "curves.png",
-                 "progress.gif"):
+    for name in (
+        "gan.keras",
+        "generator.keras",
+        "history.csv",
+        "samples.png",
+        "config.json",
+        "curves.png",
+        "progress.gif",
+    ):
         assert (trained_run / name).is_file(), name
     grids = sorted(p.name for p in (trained_run / "samples").iterdir())
     assert grids == ["step_0000006.png", "step_0000012.png"]
     rows = (trained_run / "history.csv").read_text().strip().splitlines()
     header = rows[0].split(",")
     # d_r1 is there because the default (quality) preset trains with the R1 penalty.
-    assert header == ["step", "d_acc_fake", "d_acc_real", "d_loss_fake", "d_loss_real", "d_r1", "g_loss",
-                      "val_class_entropy", "val_fid", "val_rarest_class", "val_score", "val_seconds", "wall_s"]
+    assert header == [
+        "step",
+        "d_acc_fake",
+        "d_acc_real",
+        "d_loss_fake",
+        "d_loss_real",
+        "d_r1",
+        "g_loss",
+        "val_class_entropy",
+        "val_fid",
+        "val_rarest_class",
+        "val_score",
+        "val_seconds",
+        "wall_s",
+    ]
     wall = [float(r.split(",")[-1]) for r in rows[1:]]
     assert 0 < wall[0] < wall[1]
     fid = [float(r.split(",")[header.index("val_fid")]) for r in rows[1:]]
@@ -55,16 +90,45 @@ def test_train_writes_everything(trained_run):
 @pytest.mark.core
 def test_sample_png_and_npy(trained_run, tmp_path, capsys):
     png, npy = tmp_path / "d.png", tmp_path / "d.npy"
-    assert main(["sample", "--model", str(trained_run / "generator.keras"), "-n", "10", "--out", str(png),
-                 "--npy", str(npy), "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                str(trained_run / "generator.keras"),
+                "-n",
+                "10",
+                "--out",
+                str(png),
+                "--npy",
+                str(npy),
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     x = np.load(npy)
     assert x.shape == (10, 28, 28, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     img = Image.open(png)
     assert img.mode == "L" and img.size[0] > 4 * 28
     # Same seed, same digits; the GAN file gives the generator's digits.
     npy2 = tmp_path / "e.npy"
-    main(["sample", "--model", str(trained_run / "gan.keras"), "-n", "10", "--out", str(tmp_path / "e.png"),
-          "--npy", str(npy2), "--seed", "1"])
+    main(
+        [
+            "sample",
+            "--model",
+            str(trained_run / "gan.keras"),
+            "-n",
+            "10",
+            "--out",
+            str(tmp_path / "e.png"),
+            "--npy",
+            str(npy2),
+            "--seed",
+            "1",
+        ]
+    )
     np.testing.assert_allclose(np.load(npy2), x, atol=1e-5)
 
 
@@ -105,8 +169,13 @@ def test_errors_from_files(tmp_path, capsys, tiny_npz):
 def test_console_entry_point_runs(tmp_path):
     """The installed module runs as a program and reports errors in one line."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "sample", "--model", str(tmp_path / "x.keras")],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "keras_mnist_gan", "sample", "--model", str(tmp_path / "x.keras")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].startswith("keras-mnist-gan sample: error:")
     assert "Traceback" not in r.stderr
@@ -125,9 +194,31 @@ def test_a_run_from_the_command_line_prints_only_its_own_lines(tmp_path, tiny_np
     the progress lines and the summary."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS_MNIST_GAN"))}
     env["HOME"] = str(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "train", "--data", str(tiny_npz), "--out",
-                        str(tmp_path / "run"), "--steps", "4", "--warmup-steps", "2", "--batch-size", "20",
-                        "--quality-n", "0", "--no-health"], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_mnist_gan",
+            "train",
+            "--data",
+            str(tiny_npz),
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "4",
+            "--warmup-steps",
+            "2",
+            "--batch-size",
+            "20",
+            "--quality-n",
+            "0",
+            "--no-health",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     assert r.stdout.splitlines()[0] == "Epoch 1/1: steps 1-4 of 4"
@@ -141,15 +232,22 @@ def test_help_works_and_commands_say_so_when_the_backend_is_not_installed(tmp_pa
     if missing is None:
         pytest.skip("every Keras backend is installed here")
     env = dict(os.environ, KERAS_BACKEND=missing)
-    help_ = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "--help"], capture_output=True, text=True,
-                           env=env, timeout=120)
+    help_ = subprocess.run(
+        [sys.executable, "-m", "keras_mnist_gan", "--help"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert help_.returncode == 0 and "train" in help_.stdout
-    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "sample", "--out", str(tmp_path / "d.png")],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "keras_mnist_gan", "sample", "--out", str(tmp_path / "d.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [
         f"keras-mnist-gan sample: error: KERAS_BACKEND={missing}, but {missing} is not installed: "
-        f"`pip install {missing}`, or unset KERAS_BACKEND to use TensorFlow."]
+        f"`pip install {missing}`, or unset KERAS_BACKEND to use TensorFlow."
+    ]
 
 
 def test_quality_figures_only_at_the_end_by_default(tmp_path, tiny_npz):
@@ -157,7 +255,7 @@ def test_quality_figures_only_at_the_end_by_default(tmp_path, tiny_npz):
     way: only the last epoch's row has val_fid; the header widens for it."""
     out = tmp_path / "run"
     i = TRAIN_ARGS.index("--quality-every")
-    args = TRAIN_ARGS[:i] + TRAIN_ARGS[i + 2:]
+    args = TRAIN_ARGS[:i] + TRAIN_ARGS[i + 2 :]
     assert main(["train", "--data", str(tiny_npz), "--out", str(out)] + args) == 0
     rows = [r.split(",") for r in (out / "history.csv").read_text().strip().splitlines()]
     fid = [float(r[rows[0].index("val_fid")]) for r in rows[1:]]

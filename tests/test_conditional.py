@@ -16,8 +16,12 @@ from keras_mnist_gan.saving import load_gan, load_generator, save_model_atomic
 
 
 def conditional_gan(noise_dim=16, ema=None):
-    gan = GAN(build_discriminator(seed=0, num_classes=10),
-              build_generator(noise_dim=noise_dim, seed=1, num_classes=10), seed=0, ema_decay=ema)
+    gan = GAN(
+        build_discriminator(seed=0, num_classes=10),
+        build_generator(noise_dim=noise_dim, seed=1, num_classes=10),
+        seed=0,
+        ema_decay=ema,
+    )
     gan.compile(**PRESETS["quality"].optimizers())
     return gan
 
@@ -49,8 +53,13 @@ def test_mixing_conditional_and_plain_models_is_refused():
 def test_conditional_train_step_generate_and_round_trip(tmp_path, tiny_images, subset):
     gan = conditional_gan(ema=0.99)
     labels = subset.y_train[:300]
-    h = gan.fit(make_dataset(tiny_images, 20, seed=0, labels=labels), steps_per_epoch=4, epochs=1, verbose=0,
-                callbacks=[DiscriminatorWarmup(2)])
+    h = gan.fit(
+        make_dataset(tiny_images, 20, seed=0, labels=labels),
+        steps_per_epoch=4,
+        epochs=1,
+        verbose=0,
+        callbacks=[DiscriminatorWarmup(2)],
+    )
     assert int(gan.step.numpy()) == 4 and np.isfinite(h.history["g_loss"][-1])
     gan.calibrate_batchnorm(n=100)
     sevens = gan.generate(12, seed=3, labels=7)
@@ -65,8 +74,9 @@ def test_conditional_train_step_generate_and_round_trip(tmp_path, tiny_images, s
     np.testing.assert_allclose(back.generate(12, seed=3, labels=7), sevens, atol=1e-6)
     from keras_mnist_gan.sampling import generate
 
-    np.testing.assert_allclose(generate(load_generator(tmp_path / "generator.keras"), 12, seed=3, labels=7), sevens,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        generate(load_generator(tmp_path / "generator.keras"), 12, seed=3, labels=7), sevens, atol=1e-6
+    )
     back.fit(make_dataset(tiny_images, 20, seed=0, labels=labels), steps_per_epoch=2, epochs=1, verbose=0)
     assert int(back.step.numpy()) == 6
 
@@ -95,8 +105,23 @@ def test_cli_errors_for_digit_without_conditioning_and_conditioning_without_labe
     assert "0 to 9" in capsys.readouterr().err
     unlabelled = tmp_path / "nolabels.npz"
     np.savez(unlabelled, x_train=subset.x_train[:100, ..., 0], x_test=subset.x_test[:50, ..., 0])
-    assert main(["train", "--conditional", "--data", str(unlabelled), "--out", str(tmp_path / "r"),
-                 "--steps", "8", "--warmup-steps", "2"]) != 0
+    assert (
+        main(
+            [
+                "train",
+                "--conditional",
+                "--data",
+                str(unlabelled),
+                "--out",
+                str(tmp_path / "r"),
+                "--steps",
+                "8",
+                "--warmup-steps",
+                "2",
+            ]
+        )
+        != 0
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no labels (y_train)" in err[0]
     assert not (tmp_path / "r" / "gan.keras").exists()
@@ -110,13 +135,40 @@ def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     if not EVALUATOR_PATH.is_file():
         pytest.skip("the shipped evaluator is missing")
     data = tmp_path / "d.npz"
-    np.savez(data, x_train=subset.x_train[:6000, ..., 0], y_train=subset.y_train[:6000],
-             x_test=subset.x_test[:1000, ..., 0], y_test=subset.y_test[:1000])
+    np.savez(
+        data,
+        x_train=subset.x_train[:6000, ..., 0],
+        y_train=subset.y_train[:6000],
+        x_test=subset.x_test[:1000, ..., 0],
+        y_test=subset.y_test[:1000],
+    )
     out = tmp_path / "run"
     # Small batches: many generator steps in little time.
-    assert main(["train", "--conditional", "--data", str(data), "--out", str(out), "--steps", "800",
-                 "--batch-size", "16", "--warmup-steps", "50", "--steps-per-epoch", "400", "--quality-n", "500",
-                 "--no-health", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--conditional",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--steps",
+                "800",
+                "--batch-size",
+                "16",
+                "--warmup-steps",
+                "50",
+                "--steps-per-epoch",
+                "400",
+                "--quality-n",
+                "500",
+                "--no-health",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     history = (out / "history.csv").read_text().splitlines()
     assert "val_accuracy" in history[0]
     generator = load_generator(out / "generator.keras")
@@ -127,11 +179,44 @@ def test_a_short_conditional_run_draws_the_digits_asked_for(tmp_path, subset):
     accuracy = float(np.mean(probs.argmax(axis=1) == labels))
     assert accuracy > 0.5, accuracy
     npy = tmp_path / "fives.npy"
-    assert main(["sample", "--model", str(out / "generator.keras"), "--digit", "5", "-n", "8", "--seed", "4",
-                 "--npy", str(npy), "--out", str(tmp_path / "fives.png")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                str(out / "generator.keras"),
+                "--digit",
+                "5",
+                "-n",
+                "8",
+                "--seed",
+                "4",
+                "--npy",
+                str(npy),
+                "--out",
+                str(tmp_path / "fives.png"),
+            ]
+        )
+        == 0
+    )
     fives = np.load(npy)
     np.testing.assert_allclose(fives, generate(generator, 8, seed=4, labels=5), atol=1e-6)
-    r = subprocess.run([sys.executable, "-m", "keras_mnist_gan", "evaluate", "--model", str(out / "generator.keras"),
-                        "-n", "500", "--data", str(data), "--no-memorisation"], capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_mnist_gan",
+            "evaluate",
+            "--model",
+            str(out / "generator.keras"),
+            "-n",
+            "500",
+            "--data",
+            str(data),
+            "--no-memorisation",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0 and "recognised as the digit asked for" in r.stdout, r.stderr[-1000:]

@@ -61,7 +61,9 @@ def test_source_order_explicit_then_env_then_cache(tmp_path, tiny_npz, monkeypat
     monkeypatch.delenv("KERAS_MNIST_GAN_DATA")
     keras_home = tmp_path / "kh"
     (keras_home / "datasets").mkdir(parents=True)
-    np.savez(keras_home / "datasets" / "mnist.npz", x_train=subset.x_train[:90, ..., 0], x_test=subset.x_test[:10, ..., 0])
+    np.savez(
+        keras_home / "datasets" / "mnist.npz", x_train=subset.x_train[:90, ..., 0], x_test=subset.x_test[:10, ..., 0]
+    )
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     assert len(load_mnist().x_train) == 90  # then Keras's cache
 

@@ -57,7 +57,7 @@ def test_train_step_under_mirrored_strategy():
     r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
     assert r.returncode == 0 and lines, r.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["replicas"] == 2
     assert out["g_iters"] == 8 - 2  # 8 batches, 2 of them warm-up
     assert out["d_moved"] and out["finite"] and out["ema_moved"]

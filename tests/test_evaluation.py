@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from keras_mnist_gan.evaluation import (
-    EVALUATOR_PATH, Evaluator, class_spread, frechet_distance, mnist_score, nearest_distances, quality, real_floor,
+    EVALUATOR_PATH,
+    Evaluator,
+    class_spread,
+    frechet_distance,
+    mnist_score,
+    nearest_distances,
+    quality,
+    real_floor,
 )
 
 

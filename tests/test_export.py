@@ -9,8 +9,15 @@ import pytest
 
 from keras_mnist_gan import cli
 from keras_mnist_gan.evaluation import shipped_model
-from keras_mnist_gan.export import (TOLERANCE, ExportError, check_export, export_generator, format_for,
-                                    require, run_exported)
+from keras_mnist_gan.export import (
+    TOLERANCE,
+    ExportError,
+    check_export,
+    export_generator,
+    format_for,
+    require,
+    run_exported,
+)
 from keras_mnist_gan.noise import draw_noise, noise_stream
 from keras_mnist_gan.saving import load_generator
 
@@ -64,10 +71,13 @@ def test_format_follows_the_path_unless_given():
         format_for("g.onnx", "torchscript")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["export", "--out", "g.onnx", "--format", "litert"], "a litert file's name must end in .tflite"),
-    (["export", "--out", "g.onnx", "--model", "nothing.keras"], "nothing.keras"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "--out", "g.onnx", "--format", "litert"], "a litert file's name must end in .tflite"),
+        (["export", "--out", "g.onnx", "--model", "nothing.keras"], "nothing.keras"),
+    ],
+)
 def test_cli_export_bad_input_is_one_line(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 1

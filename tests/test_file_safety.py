@@ -16,13 +16,16 @@ import pytest
 from keras_mnist_gan import cli, outputs
 
 CAN_EXPORT = keras.backend.backend() == "tensorflow" and all(
-    importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
+    importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime")
+)
 needs_export = pytest.mark.skipif(not CAN_EXPORT, reason="needs TensorFlow and the [export] extra")
 
 
 def digest(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def one_line_error(capsys, *words: str) -> str:
@@ -38,10 +41,12 @@ def build(files: dict):
         for rel, text in files.items():
             (staged / rel).parent.mkdir(parents=True, exist_ok=True)
             (staged / rel).write_text(text)
+
     return write
 
 
 # --- the rule, once -----------------------------------------------------------
+
 
 def test_a_folder_of_ours_is_replaced_whole_and_a_foreign_file_refused(tmp_path):
     out = tmp_path / "out"
@@ -99,6 +104,7 @@ def test_a_file_target_never_replaces_a_folder_or_a_device(tmp_path):
 
 # --- export and web ----------------------------------------------------------
 
+
 @needs_export
 @pytest.mark.parametrize("name", ["g.onnx", "g.tflite"])
 def test_export_refuses_a_folder_of_the_users_where_its_file_goes(name, tmp_path, capsys):
@@ -155,6 +161,7 @@ def test_web_into_the_working_directory_and_over_its_own_site(tmp_path, monkeypa
 
 # --- train's run folder follows the same rule ---------------------------------
 
+
 def test_restart_refuses_a_run_folder_whose_samples_hold_a_users_file(tmp_path):
     from keras_mnist_gan.rundir import TrainingError, prepare
 
@@ -184,14 +191,34 @@ def test_a_resume_removes_our_stale_temporaries_only(tmp_path):
 
 # --- tune's project folder ------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["../victim", "a/b", "..", ".", "", "/tmp/elsewhere"])
 def test_tune_project_name_is_a_plain_folder_name(name, tmp_path, tiny_npz, capsys):
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "keep.txt").write_text("mine")
     os.remove(tiny_npz)  # refused before the data is read
-    assert cli.main(["tune", "--data", str(tiny_npz), "--directory", str(tmp_path / "out"), "--project-name", name,
-                     "--overwrite", "--max-trials", "1", "--steps-per-trial", "4", "--warmup-steps", "2"]) == 1
+    assert (
+        cli.main(
+            [
+                "tune",
+                "--data",
+                str(tiny_npz),
+                "--directory",
+                str(tmp_path / "out"),
+                "--project-name",
+                name,
+                "--overwrite",
+                "--max-trials",
+                "1",
+                "--steps-per-trial",
+                "4",
+                "--warmup-steps",
+                "2",
+            ]
+        )
+        == 1
+    )
     one_line_error(capsys, "give a plain folder name")
     assert sorted(os.listdir(tmp_path)) == ["victim"] and (victim / "keep.txt").read_text() == "mine"
 
@@ -200,14 +227,29 @@ def test_tune_overwrite_discards_only_a_search(tmp_path, tiny_npz, capsys):
     project = tmp_path / "out" / "mine"
     project.mkdir(parents=True)
     (project / "keep.txt").write_text("mine")
-    argv = ["tune", "--data", str(tiny_npz), "--directory", str(tmp_path / "out"), "--project-name", "mine",
-            "--overwrite", "--max-trials", "1", "--steps-per-trial", "4", "--warmup-steps", "2"]
+    argv = [
+        "tune",
+        "--data",
+        str(tiny_npz),
+        "--directory",
+        str(tmp_path / "out"),
+        "--project-name",
+        "mine",
+        "--overwrite",
+        "--max-trials",
+        "1",
+        "--steps-per-trial",
+        "4",
+        "--warmup-steps",
+        "2",
+    ]
     assert cli.main(argv) == 1
     one_line_error(capsys, "not a keras-mnist-gan search", "--overwrite discards only a search")
     assert os.listdir(project) == ["keep.txt"]
 
 
 # --- stopped writes leave nothing behind -----------------------------------------
+
 
 def _dead_pid() -> int:
     import subprocess
@@ -237,8 +279,9 @@ def test_a_rerun_removes_our_stale_temporaries_and_nothing_else(tmp_path):
 
 
 @needs_export
-@pytest.mark.parametrize("argv, temporary", [(["web", "--out", "site"], ".site.tmp-*"),
-                                             (["export", "--out", "g.onnx"], ".g.onnx.tmp-*")])
+@pytest.mark.parametrize(
+    "argv, temporary", [(["web", "--out", "site"], ".site.tmp-*"), (["export", "--out", "g.onnx"], ".g.onnx.tmp-*")]
+)
 def test_sigterm_stops_web_and_export_cleanly(argv, temporary, tmp_path):
     import signal
     import subprocess
@@ -246,8 +289,14 @@ def test_sigterm_stops_web_and_export_cleanly(argv, temporary, tmp_path):
     import time
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen([sys.executable, "-m", "keras_mnist_gan", *argv], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keras_mnist_gan", *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     end = time.time() + 240
     while not list(tmp_path.glob(temporary)):
         assert proc.poll() is None and time.time() < end, proc.communicate()
@@ -262,6 +311,7 @@ def test_sigterm_stops_web_and_export_cleanly(argv, temporary, tmp_path):
 
 # --- messages about the user's paths, not temporaries ------------------------------
 
+
 def test_sample_out_that_is_a_folder_is_refused_before_the_model_loads(tmp_path, capsys):
     (tmp_path / "pics.png").mkdir()
     assert cli.main(["sample", "--out", str(tmp_path / "pics.png"), "--model", str(tmp_path / "none.keras")]) == 1
@@ -274,8 +324,15 @@ def test_train_out_empty(capsys):
     one_line_error(capsys, "--out is empty")
 
 
-@pytest.mark.parametrize("flag, command", [("--data", ["train", "--out", "{tmp}/r"]), ("--model", ["sample"]),
-                                           ("--model", ["evaluate"]), ("--data", ["evaluate", "--model", "{loop}"])])
+@pytest.mark.parametrize(
+    "flag, command",
+    [
+        ("--data", ["train", "--out", "{tmp}/r"]),
+        ("--model", ["sample"]),
+        ("--model", ["evaluate"]),
+        ("--data", ["evaluate", "--model", "{loop}"]),
+    ],
+)
 def test_a_symbolic_link_loop_is_called_one(flag, command, tmp_path, capsys):
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop2")
@@ -314,11 +371,16 @@ def test_a_full_disk_during_training_says_the_checkpoint_is_intact(tmp_path, tin
     monkeypatch.setattr(training, "train", full_disk)
     out = tmp_path / "run"
     assert cli.main(["train", "--data", str(tiny_npz), "--out", str(out)]) == 1
-    one_line_error(capsys, f"{out}/history.csv: no space left on the device while writing it",
-                   f"the last checkpoint, {out}/gan.keras, is intact", "run the same command to resume")
+    one_line_error(
+        capsys,
+        f"{out}/history.csv: no space left on the device while writing it",
+        f"the last checkpoint, {out}/gan.keras, is intact",
+        "run the same command to resume",
+    )
 
 
 # --- a run folder with junk in it -------------------------------------------------
+
 
 def test_a_config_whose_preset_is_not_a_mapping_is_one_line(tmp_path, tiny_npz, capsys):
     out = tmp_path / "run"
@@ -370,6 +432,7 @@ def test_frames_that_are_not_the_runs_are_skipped(tmp_path):
 
 
 # --- train > log.txt ----------------------------------------------------------------
+
 
 class _Steps:
     """Stands in for the GAN: StepProgress reads only its step counter."""

@@ -61,7 +61,7 @@ def test_warmup_counts_from_the_start_of_each_fit(tiny_images):
 
 def test_losses_are_the_textbook_ones(tiny_images):
     gan = make_gan()
-    real = (tiny_images[:8].astype("float32") / 255.0)
+    real = tiny_images[:8].astype("float32") / 255.0
     history = gan.fit(real, batch_size=8, epochs=1, verbose=0, shuffle=False)
     # At initialisation D's logits are ~0, so every cross-entropy is ~log 2.
     for name in ("d_loss_real", "d_loss_fake", "g_loss"):
@@ -103,8 +103,9 @@ def test_generate_shape_range_and_seed(tiny_images):
 
 def test_mismatched_models():
     with pytest.raises(ValueError, match="discriminator expects"):
-        GAN(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]),
-            build_generator())
+        GAN(
+            keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]), build_generator()
+        )
 
 
 def test_save_load_round_trip_and_resume(tmp_path, tiny_images):
@@ -205,8 +206,9 @@ def test_ema_generator_averages_g_and_is_what_samples(tmp_path, tiny_images):
     assert back.ema_decay == 0.9
     for a, b in zip(weights(back.ema_generator), weights(gan.ema_generator)):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(load_generator(tmp_path / "gan.keras").predict(z, verbose=0),
-                               gan.ema_generator.predict(z, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        load_generator(tmp_path / "gan.keras").predict(z, verbose=0), gan.ema_generator.predict(z, verbose=0), atol=1e-6
+    )
 
 
 def test_ema_decay_must_be_a_fraction():
@@ -214,8 +216,10 @@ def test_ema_decay_must_be_a_fraction():
         GAN(build_discriminator(), build_generator(), ema_decay=1.0)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the reference gradient is TensorFlow's; "
-                    "test_backends checks the other backends against it")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the reference gradient is TensorFlow's; test_backends checks the other backends against it",
+)
 def test_r1_penalty_is_half_gamma_times_squared_input_gradient(tiny_images):
     import tensorflow as tf
 
@@ -227,7 +231,7 @@ def test_r1_penalty_is_half_gamma_times_squared_input_gradient(tiny_images):
         tape.watch(x)
         total = tf.reduce_sum(gan.discriminator(x, training=True))
     slopes = tape.gradient(total, x).numpy()
-    expected = 0.5 * 3.0 * np.mean(np.sum(slopes ** 2, axis=(1, 2, 3)))
+    expected = 0.5 * 3.0 * np.mean(np.sum(slopes**2, axis=(1, 2, 3)))
     d0 = weights(gan.discriminator)
     h = gan.fit(batch, batch_size=16, epochs=1, shuffle=False, verbose=0)
     assert h.history["d_r1"][0] == pytest.approx(expected, rel=1e-4)
@@ -244,10 +248,15 @@ def test_r1_penalty_is_half_gamma_times_squared_input_gradient(tiny_images):
 def test_lazy_r1_runs_on_every_kth_step_and_weighs_k_times(tiny_images):
     """R1 every 4 steps: 2 of 8 steps take the penalty (steps 0 and 4), and
     a regularised step moves D differently from the same step without it."""
+
     def compiled(interval, gamma=1.0):
         gan = make_gan()
-        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
-                    r1_gamma=gamma, r1_interval=interval)
+        gan.compile(
+            keras.optimizers.Adam(1e-3, beta_1=0.5),
+            keras.optimizers.Adam(1e-3, beta_1=0.5),
+            r1_gamma=gamma,
+            r1_interval=interval,
+        )
         return gan
 
     ds = make_dataset(tiny_images, batch_size=16, seed=0)
@@ -274,8 +283,12 @@ def test_steps_under_a_mixed_precision_policy(tiny_images):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         gan = GAN(build_discriminator(seed=0), build_generator(100, seed=100), seed=0, ema_decay=0.99)
-        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
-                    r1_gamma=1.0, r1_interval=2)
+        gan.compile(
+            keras.optimizers.Adam(1e-3, beta_1=0.5),
+            keras.optimizers.Adam(1e-3, beta_1=0.5),
+            r1_gamma=1.0,
+            r1_interval=2,
+        )
         before = weights(gan.generator)
         history = gan.fit(make_dataset(tiny_images, batch_size=16, seed=0), steps_per_epoch=4, epochs=1, verbose=0)
     finally:

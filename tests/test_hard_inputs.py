@@ -32,8 +32,9 @@ from keras_mnist_gan.images import IMAGE_FORMATS, grid, image_format, save_grid,
 from keras_mnist_gan.noise import draw_noise, noise_stream
 from keras_mnist_gan.saving import ModelFileError, load_generator, save_model_atomic
 
-unix_only = pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"),
-                               reason="needs FIFOs and /dev/zero")
+unix_only = pytest.mark.skipif(
+    not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"), reason="needs FIFOs and /dev/zero"
+)
 
 # load_mnist on one path in a child process limited to 2 GiB of address
 # space: data.py alone (it needs only numpy), so the child starts fast.
@@ -56,8 +57,13 @@ def load_isolated(path: str | os.PathLike = "", env: dict | None = None, timeout
     """The DataError message of loading ``path`` (or, with "", the usual
     search under ``env``), asserting it is a DataError and comes in time."""
     child_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})}
-    r = subprocess.run([sys.executable, "-c", ISOLATED, data_mod.__file__, str(path)], env=child_env,
-                       capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, "-c", ISOLATED, data_mod.__file__, str(path)],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert r.returncode == 3, f"rc {r.returncode}: {r.stdout}{r.stderr[-3000:]}"
     return r.stdout.strip()
 
@@ -90,8 +96,12 @@ def idx_header(dims: tuple[int, ...], dtype_code: int = 0x08) -> bytes:
 
 def write_idx_dir(directory, subset) -> None:
     names = data_mod.IDX_NAMES
-    for key, x in (("x_train", subset.x_train[:60, ..., 0]), ("y_train", subset.y_train[:60]),
-                   ("x_test", subset.x_test[:20, ..., 0]), ("y_test", subset.y_test[:20])):
+    for key, x in (
+        ("x_train", subset.x_train[:60, ..., 0]),
+        ("y_train", subset.y_train[:60]),
+        ("x_test", subset.x_test[:20, ..., 0]),
+        ("y_test", subset.y_test[:20]),
+    ):
         (directory / names[key]).write_bytes(idx_header(x.shape) + np.ascontiguousarray(x, np.uint8).tobytes())
 
 
@@ -106,7 +116,7 @@ def write_npz_bomb(path, images: int = (1 << 30) // 784 + 1000) -> None:
             f.write(header.getvalue())
             left = images * 784
             while left > 0:
-                f.write(zeros[:min(left, len(zeros))])
+                f.write(zeros[: min(left, len(zeros))])
                 left -= len(zeros)
         z.writestr("x_test.npy", b"")
 
@@ -124,6 +134,7 @@ def write_keras_bomb(path, megabytes: int = 200) -> None:
 
 
 # --- 1. data: special files and declared sizes -------------------------------
+
 
 @unix_only
 def test_fifo_as_data_fails_fast(tmp_path):
@@ -234,6 +245,7 @@ def test_data_caps_are_one_constant():
 
 # --- 2. .keras files that declare too much ------------------------------------
 
+
 def test_keras_file_whose_config_inflates_to_200_mb(tmp_path):
     bomb = tmp_path / "bomb.keras"
     write_keras_bomb(bomb)
@@ -258,6 +270,7 @@ def test_fifo_as_model_fails_fast(tmp_path):
 
 
 # --- 3. failed writes leave nothing; links are replaced, not followed ---------
+
 
 def test_failed_grid_write_leaves_no_temp_file_and_keeps_the_old_image(tmp_path, monkeypatch, tiny_images):
     out = tmp_path / "digits.png"
@@ -322,14 +335,16 @@ def test_model_saved_over_a_symlink_replaces_the_link(tmp_path):
 
 # --- 4. the output's format is the one its extension names --------------------
 
+
 @pytest.mark.parametrize("ext", sorted(IMAGE_FORMATS))
 def test_grid_is_written_in_the_format_its_extension_names(tmp_path, tiny_images, ext):
     out = save_grid(tiny_images[:9], tmp_path / f"digits{ext.upper()}")
     assert Image.open(out).format == IMAGE_FORMATS[ext]
 
 
-@pytest.mark.parametrize("name, words", [("digits.txt", "cannot write .txt images"),
-                                         ("digits", "has no image extension")])
+@pytest.mark.parametrize(
+    "name, words", [("digits.txt", "cannot write .txt images"), ("digits", "has no image extension")]
+)
 def test_other_extensions_are_refused_with_the_list(name, words):
     with pytest.raises(ValueError, match=words) as e:
         image_format(name)
@@ -361,6 +376,7 @@ def test_sample_npy_is_written_under_the_name_given(tmp_path, capsys):
 
 
 # --- 5. digit counts: bounded up front, generated in chunks -------------------
+
 
 @pytest.mark.parametrize("argv", [["sample", "-n"], ["evaluate", "--model", "g.keras", "-n"], ["sample", "--cols"]])
 def test_digit_counts_are_bounded_up_front(argv, capsys):

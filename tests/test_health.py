@@ -18,8 +18,13 @@ def gan_with(lr_d, lr_g, seed=0):
 def play(gan, images, steps, **health_kw):
     messages = []
     monitor = GameHealth(images, log=messages.append, **health_kw)
-    gan.fit(make_dataset(images, 32, seed=0), steps_per_epoch=steps, epochs=1, verbose=0,
-            callbacks=[DiscriminatorWarmup(2), monitor])
+    gan.fit(
+        make_dataset(images, 32, seed=0),
+        steps_per_epoch=steps,
+        epochs=1,
+        verbose=0,
+        callbacks=[DiscriminatorWarmup(2), monitor],
+    )
     return monitor, messages
 
 

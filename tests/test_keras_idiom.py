@@ -23,8 +23,11 @@ np.save(sys.argv[3], generator.predict(np.load(sys.argv[4]), verbose=0))
 """
 
 
-@pytest.mark.parametrize("imports", ["import keras_mnist_gan\nimport keras", "import keras\nimport keras_mnist_gan"],
-                         ids=["package first", "keras first"])
+@pytest.mark.parametrize(
+    "imports",
+    ["import keras_mnist_gan\nimport keras", "import keras\nimport keras_mnist_gan"],
+    ids=["package first", "keras first"],
+)
 def test_import_the_package_then_load_model(tmp_path, imports):
     gan = GAN(build_discriminator(seed=0), build_generator(seed=1), seed=0, ema_decay=0.99)
     gan.compile(r1_gamma=1.0, r1_interval=4)
@@ -34,9 +37,20 @@ def test_import_the_package_then_load_model(tmp_path, imports):
     noise = np.random.default_rng(0).standard_normal((3, 100)).astype("float32")
     np.save(tmp_path / "noise.npy", noise)
     out = subprocess.run(
-        [sys.executable, "-c", LOAD.format(imports=imports), *map(str, files), str(tmp_path / "digits.npy"),
-         str(tmp_path / "noise.npy")],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), cwd=tmp_path, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            LOAD.format(imports=imports),
+            *map(str, files),
+            str(tmp_path / "digits.npy"),
+            str(tmp_path / "noise.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["GAN", "Sequential"]
     np.testing.assert_allclose(np.load(tmp_path / "digits.npy"), gan.sampler.predict(noise, verbose=0), atol=1e-6)

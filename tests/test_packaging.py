@@ -15,8 +15,11 @@ def test_every_subpackage_and_the_web_page_are_installed():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     package = ROOT / "keras_mnist_gan"
-    with_code = {"keras_mnist_gan." + ".".join(p.parent.relative_to(package).parts)
-                 for p in package.rglob("*.py") if p.parent != package and "node_modules" not in p.parts}
+    with_code = {
+        "keras_mnist_gan." + ".".join(p.parent.relative_to(package).parts)
+        for p in package.rglob("*.py")
+        if p.parent != package and "node_modules" not in p.parts
+    }
     assert with_code <= listed, f"subpackages missing from pyproject.toml: {sorted(with_code - listed)}"
     data = config["package-data"]
     for where in ("keras_mnist_gan.web", "keras_mnist_gan.web.vendor"):

@@ -7,7 +7,13 @@ from keras_mnist_gan.presets import DEFAULT_PRESET, PRESETS
 def test_seed_preset_is_the_original_recipe():
     seed = PRESETS["seed"]
     assert (seed.lr_d, seed.lr_g, seed.beta_1, seed.batch_size, seed.warmup_steps, seed.noise_dim) == (
-        3e-4, 1e-4, 0.9, 50, 300, 100)
+        3e-4,
+        1e-4,
+        0.9,
+        50,
+        300,
+        100,
+    )
     opts = seed.optimizers()
     assert opts["d_fake_optimizer"] is not None and opts["label_smoothing"] == 0.0
     assert isinstance(opts["d_optimizer"], keras.optimizers.Adam)

@@ -26,8 +26,16 @@ def tiny(subset):
 
 
 def run(out, data, steps, **kw):
-    args = dict(preset=TINY, steps=steps, steps_per_epoch=4, quality_n=0, verbose=0, checkpoint_every=3,
-                health=False, log=lambda *_: None)
+    args = dict(
+        preset=TINY,
+        steps=steps,
+        steps_per_epoch=4,
+        quality_n=0,
+        verbose=0,
+        checkpoint_every=3,
+        health=False,
+        log=lambda *_: None,
+    )
     args.update(kw)
     return train(str(out), data, **args)
 
@@ -99,9 +107,31 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny, monke
 
 
 def _cli(out, npz, steps, extra=()):
-    return [sys.executable, "-m", "keras_mnist_gan", "train", "--data", str(npz), "--out", str(out),
-            "--steps", str(steps), "--steps-per-epoch", "20", "--checkpoint-every", "10", "--batch-size", "16",
-            "--warmup-steps", "5", "--quality-n", "0", "--no-health", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "keras_mnist_gan",
+        "train",
+        "--data",
+        str(npz),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--steps-per-epoch",
+        "20",
+        "--checkpoint-every",
+        "10",
+        "--batch-size",
+        "16",
+        "--warmup-steps",
+        "5",
+        "--quality-n",
+        "0",
+        "--no-health",
+        "--quiet",
+        *extra,
+    ]
 
 
 def _wait_for(path, proc, timeout=240):
@@ -119,7 +149,9 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 def test_sigkill_then_same_command_resumes(tmp_path, tiny_npz):
     out = tmp_path / "run"
-    proc = subprocess.Popen(_cli(out, tiny_npz, 200), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    proc = subprocess.Popen(
+        _cli(out, tiny_npz, 200), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
+    )
     _wait_for(out / "gan.keras", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -157,8 +189,13 @@ sys.exit(main(sys.argv[2:]))
 
 def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_npz):
     out = tmp_path / "run"
-    proc = subprocess.Popen(_cli(out, tiny_npz, 100000, ["--checkpoint-every", "1000"]), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    proc = subprocess.Popen(
+        _cli(out, tiny_npz, 100000, ["--checkpoint-every", "1000"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
     _wait_for(out / "samples" / "step_0000020.png", proc)  # training is under way; no checkpoint yet
     proc.send_signal(signal.SIGTERM)
     text = proc.communicate(timeout=120)[0]
@@ -170,8 +207,13 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_npz):
 def test_kill_in_the_middle_of_a_save_keeps_the_previous_checkpoint(tmp_path, tiny_npz):
     out, marker = tmp_path / "run", tmp_path / "saving"
     argv = _cli(out, tiny_npz, 60)[3:]  # after "-m keras_mnist_gan"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(marker), *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, str(marker), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
     _wait_for(marker, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -192,6 +234,7 @@ def test_a_run_cannot_end_inside_the_warmup(tmp_path, tiny):
 
 def test_a_finished_run_says_so_and_writes_nothing(tmp_path, tiny):
     run(tmp_path / "f", tiny, 5)
+
     def stamps():
         return {p.name: p.stat().st_mtime_ns for p in (tmp_path / "f").iterdir() if p.name != ".lock"}
 
@@ -240,10 +283,18 @@ def test_a_second_process_on_the_same_folder_is_refused(tmp_path, tiny):
 
     out = tmp_path / "l"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from keras_mnist_gan.rundir import RunLock\n"
-                               f"lock = RunLock({str(out)!r}).__enter__()\nprint('locked', flush=True)\n"
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from keras_mnist_gan.rundir import RunLock\n"
+            f"lock = RunLock({str(out)!r}).__enter__()\nprint('locked', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(TrainingError, match=f"another process \\(PID {holder.pid}\\) is training there"):

@@ -53,8 +53,21 @@ def test_shipped_conditional_generator_draws_the_digit_asked_for(tmp_path):
     evaluator = Evaluator.load()
     for digit in range(10):
         npy = tmp_path / f"{digit}.npy"
-        argv = ["sample", "--model", str(path), "--digit", str(digit), "-n", "50", "--seed", "7", "--npy", str(npy),
-                "--out", str(tmp_path / f"{digit}.png")]
+        argv = [
+            "sample",
+            "--model",
+            str(path),
+            "--digit",
+            str(digit),
+            "-n",
+            "50",
+            "--seed",
+            "7",
+            "--npy",
+            str(npy),
+            "--out",
+            str(tmp_path / f"{digit}.png"),
+        ]
         assert main(argv) == 0
         first = np.load(npy)
         assert main(argv) == 0

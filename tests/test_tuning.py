@@ -26,8 +26,17 @@ def tiny_data(subset):
 
 
 def search(directory, data, **kw):
-    args = dict(project_name="p", data=data, tuner="random", max_trials=2, steps_per_trial=6,
-                preset=TINY, quality_n=150, seed=0, log=lambda *_: None)
+    args = dict(
+        project_name="p",
+        data=data,
+        tuner="random",
+        max_trials=2,
+        steps_per_trial=6,
+        preset=TINY,
+        quality_n=150,
+        seed=0,
+        log=lambda *_: None,
+    )
     args.update(kw)
     return run_search(str(directory), **args)
 
@@ -103,11 +112,33 @@ def test_directory_holding_something_else(tmp_path, tiny_data):
 def test_gpu_search_script_runs_the_package_under_torch(tmp_path, tiny_npz):
     """tuning/gpu_search.sh, the GPU machine's search, run here on the CPU:
     the package's own tune command on the PyTorch backend."""
-    env = dict(os.environ, KERAS_BACKEND="torch", OUT=str(tmp_path / "out"),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    r = subprocess.run(["bash", str(REPO / "tuning" / "gpu_search.sh"), "run", "--data", str(tiny_npz),
-                        "--max-trials", "1", "--steps-per-trial", "8", "--warmup-steps", "2", "--quality-n", "150"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="torch",
+        OUT=str(tmp_path / "out"),
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+    )
+    r = subprocess.run(
+        [
+            "bash",
+            str(REPO / "tuning" / "gpu_search.sh"),
+            "run",
+            "--data",
+            str(tiny_npz),
+            "--max-trials",
+            "1",
+            "--steps-per-trial",
+            "8",
+            "--warmup-steps",
+            "2",
+            "--quality-n",
+            "150",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "on torch" in r.stdout
     project = tmp_path / "out" / "lr_search"

@@ -20,17 +20,42 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_chief_and_two_workers_share_the_trials(tmp_path, tiny_npz):
     port = free_port()
-    cmd = [sys.executable, "-m", "keras_mnist_gan", "tune", "--data", str(tiny_npz), "--tuner", "random",
-           "--max-trials", "4", "--steps-per-trial", "4", "--warmup-steps", "2", "--quality-n", "150",
-           "--directory", str(tmp_path), "--project-name", "dist"]
-    base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERASTUNER_ORACLE_IP="127.0.0.1",
-                KERASTUNER_ORACLE_PORT=str(port), PYTHONUNBUFFERED="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "keras_mnist_gan",
+        "tune",
+        "--data",
+        str(tiny_npz),
+        "--tuner",
+        "random",
+        "--max-trials",
+        "4",
+        "--steps-per-trial",
+        "4",
+        "--warmup-steps",
+        "2",
+        "--quality-n",
+        "150",
+        "--directory",
+        str(tmp_path),
+        "--project-name",
+        "dist",
+    ]
+    base = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERASTUNER_ORACLE_IP="127.0.0.1",
+        KERASTUNER_ORACLE_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+    )
     procs = {}
     logs = {}
     for tid in ("chief", "tuner0", "tuner1"):
         logs[tid] = open(tmp_path / f"{tid}.log", "w+")
-        procs[tid] = subprocess.Popen(cmd, env=dict(base, KERASTUNER_TUNER_ID=tid), stdout=logs[tid],
-                                      stderr=subprocess.STDOUT, text=True)
+        procs[tid] = subprocess.Popen(
+            cmd, env=dict(base, KERASTUNER_TUNER_ID=tid), stdout=logs[tid], stderr=subprocess.STDOUT, text=True
+        )
         if tid == "chief":
             time.sleep(2)  # let the oracle start listening first
     try:

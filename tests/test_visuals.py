@@ -19,8 +19,17 @@ from keras_mnist_gan.visuals import interpolation_noise, slerp
 def short_run(tmp_path_factory, subset):
     data = MnistData(subset.x_train[:320], subset.y_train[:320], subset.x_test[:150], subset.y_test[:150], "tiny")
     out = tmp_path_factory.mktemp("run")
-    return train(str(out), data, PRESETS["stable"].with_(batch_size=16, warmup_steps=2), steps=12, steps_per_epoch=4,
-                 quality_n=150, quality_every=4, verbose=0, log=lambda *_: None)
+    return train(
+        str(out),
+        data,
+        PRESETS["stable"].with_(batch_size=16, warmup_steps=2),
+        steps=12,
+        steps_per_epoch=4,
+        quality_n=150,
+        quality_every=4,
+        verbose=0,
+        log=lambda *_: None,
+    )
 
 
 def test_tensorboard_events_hold_scalars_and_digit_grids(short_run):

@@ -31,8 +31,9 @@ from keras_mnist_gan.saving import load_generator
 
 WEB = Path(str(resources.files("keras_mnist_gan") / "web"))
 CAN_EXPORT = keras.backend.backend() == "tensorflow" and all(
-    importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
-needs_export = pytest.mark.skipif(not CAN_EXPORT, reason='writing a site needs TensorFlow and the [export] extra')
+    importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime")
+)
+needs_export = pytest.mark.skipif(not CAN_EXPORT, reason="writing a site needs TensorFlow and the [export] extra")
 
 
 def test_vendored_runtime_is_the_pinned_npm_package():
@@ -45,13 +46,16 @@ def test_vendored_runtime_is_the_pinned_npm_package():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run web/noise.js")
 def test_page_noise_is_the_python_noise_number_for_number():
-    script = ("import {NoiseStream} from %s; const out = {};"
-              "for (const seed of [0, 7, 4294967295]) { const s = new NoiseStream(seed);"
-              " out[seed] = [Array.from(s.normals(3 * 100)), Array.from(s.normals(5))];"
-              " const c = s.inputs(4, 7, 10); out[seed].push(Array.from(c.noise), Array.from(c.labels)); }"
-              "console.log(JSON.stringify(out));") % json.dumps((WEB / "noise.js").as_uri())
-    got = json.loads(subprocess.run(["node", "--input-type=module", "-e", script], check=True,
-                                    capture_output=True, text=True).stdout)
+    script = (
+        "import {NoiseStream} from %s; const out = {};"
+        "for (const seed of [0, 7, 4294967295]) { const s = new NoiseStream(seed);"
+        " out[seed] = [Array.from(s.normals(3 * 100)), Array.from(s.normals(5))];"
+        " const c = s.inputs(4, 7, 10); out[seed].push(Array.from(c.noise), Array.from(c.labels)); }"
+        "console.log(JSON.stringify(out));"
+    ) % json.dumps((WEB / "noise.js").as_uri())
+    got = json.loads(
+        subprocess.run(["node", "--input-type=module", "-e", script], check=True, capture_output=True, text=True).stdout
+    )
     for seed, (first, second, noise, labels) in got.items():
         stream = noise_stream(int(seed))
         np.testing.assert_array_equal(np.float32(first), draw_noise(stream, 3, 100).ravel())
@@ -69,8 +73,15 @@ def test_site_files_and_rewrite(tmp_path, capsys):
     assert cli.main(["web", "--out", str(site)]) == 0
     assert "python -m http.server -d" in capsys.readouterr().out
     files = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
-    assert {"index.html", "app.js", "noise.js", "model.json", "generator.onnx",
-            "vendor/ort.wasm.min.js", "vendor/ort-wasm-simd-threaded.wasm"} <= files
+    assert {
+        "index.html",
+        "app.js",
+        "noise.js",
+        "model.json",
+        "generator.onnx",
+        "vendor/ort.wasm.min.js",
+        "vendor/ort-wasm-simd-threaded.wasm",
+    } <= files
     info = json.loads((site / "model.json").read_text())
     assert info["noise_dim"] == 100 and info["num_classes"] == 10 and info["grid"]["n"] == 64
     assert cli.main(["web", "--out", str(site), "--model", str(shipped_model("unconditional_generator.keras"))]) == 0
@@ -87,6 +98,7 @@ def test_site_refuses_a_folder_of_other_files(tmp_path, capsys):
 
 
 # --- in the browser ----------------------------------------------------------
+
 
 def _browser_missing() -> str | None:
     if importlib.util.find_spec("selenium") is None:
@@ -128,8 +140,11 @@ def serve():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "http.server", "-d", str(folder), "--bind", "127.0.0.1",
-                                   str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "-d", str(folder), "--bind", "127.0.0.1", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         servers.append(server)
         end = time.time() + 30
         while True:
@@ -166,8 +181,9 @@ def _wait(driver, condition: str, timeout: float = 60.0):
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {condition}; page says: "
-                         + driver.execute_script("return document.body.innerText;"))
+    raise AssertionError(
+        f"timed out waiting for {condition}; page says: " + driver.execute_script("return document.body.innerText;")
+    )
 
 
 def _open(driver, url):
@@ -179,7 +195,8 @@ def _open(driver, url):
 def _canvas(driver) -> np.ndarray:
     w, h, data = driver.execute_script(
         "const c = document.getElementById('digits');"
-        "return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)];")
+        "return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)];"
+    )
     rgba = np.array(data, np.uint8).reshape(h, w, 4)
     assert (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 3] == 255).all()
     return rgba[..., 0].astype(int)
@@ -271,8 +288,9 @@ def test_missing_model_says_so(browser, serve, sites, tmp_path):
 
 
 def test_no_webassembly_says_so(browser, serve, sites):
-    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
-                                     {"source": "delete globalThis.WebAssembly;"})
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": "delete globalThis.WebAssembly;"}
+    )
     try:
         _open(browser, serve(sites["generator.keras"]) + "/")
         message = browser.find_element("id", "message")

@@ -39,6 +39,8 @@ else:  # numpy, openvino: Keras can run a model there, not train one
 def require_training_backend() -> None:
     """A one-line error where Keras's backend cannot train (no gradients)."""
     if step_backend is None:
-        raise ValueError(f"training needs the TensorFlow, JAX or PyTorch backend; this is "
-                         f"{keras.backend.backend()} (KERAS_BACKEND), which can sample from a saved generator "
-                         "but not train one.")
+        raise ValueError(
+            f"training needs the TensorFlow, JAX or PyTorch backend; this is "
+            f"{keras.backend.backend()} (KERAS_BACKEND), which can sample from a saved generator "
+            "but not train one."
+        )

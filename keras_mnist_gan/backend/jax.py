@@ -19,8 +19,12 @@ from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 def _state_groups(model):
     # The trainer's order: trainable, non-trainable, optimizer, metrics.
-    return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-            model.metrics_variables)
+    return (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
 
 
 def train_step(model, step, state, data):
@@ -42,8 +46,7 @@ def value_and_grad(loss_fn, variables):
             loss, aux = loss_fn()
         # Other assignments (BatchNorm statistics, noise state) leave as
         # outputs: values traced here must not escape any other way.
-        changed = {k: x for k, x in inner.state_mapping.items()
-                   if k not in ids and x is not outer.state_mapping.get(k)}
+        changed = {k: x for k, x in inner.state_mapping.items() if k not in ids and x is not outer.state_mapping.get(k)}
         return loss, (aux, changed)
 
     values = [outer.get_current_value(v) for v in variables]

@@ -24,9 +24,12 @@ def main(src: str) -> None:
     out = os.path.join(os.path.dirname(__file__), "mnist_subset.npz")
     np.savez_compressed(
         out,
-        x_train=d["x_train"][tr], y_train=d["y_train"][tr],
-        x_test=d["x_test"][te], y_test=d["y_test"][te],
-        train_index=tr.astype("uint16"), test_index=te.astype("uint16"),
+        x_train=d["x_train"][tr],
+        y_train=d["y_train"][tr],
+        x_test=d["x_test"][te],
+        y_test=d["y_test"][te],
+        train_index=tr.astype("uint16"),
+        test_index=te.astype("uint16"),
     )
     print(f"wrote {out}: {os.path.getsize(out) / 1e6:.2f} MB")
 

@@ -56,8 +56,11 @@ def main(dirs: list[str]) -> None:
     ev = Evaluator.load()
     t0 = time.time()
     floor = real_floor(ev, data.x_train, data.x_test, n=N, memorisation=False)
-    print(f"real floor n={N}: fid {floor['fid']:.3f} score {floor['mnist_score']:.3f} "
-          f"entropy {floor['class_entropy_bits']:.3f} rarest {floor['rarest_class_share']:.4f}", flush=True)
+    print(
+        f"real floor n={N}: fid {floor['fid']:.3f} score {floor['mnist_score']:.3f} "
+        f"entropy {floor['class_entropy_bits']:.3f} rarest {floor['rarest_class_share']:.4f}",
+        flush=True,
+    )
     real_feats, _ = ev.features_and_probs(data.x_test[:N])
     for i, (key, imgs) in enumerate(sorted(sets.items())):
         name, st, which = key.split("__")
@@ -71,14 +74,46 @@ def main(dirs: list[str]) -> None:
         r["k_conf"] = float(probs.max(axis=1).mean())
         r["k_shares"] = " ".join(f"{s:.3f}" for s in spread["class_share"])
         if i % 10 == 0:
-            print(f"  {i}/{len(sets)} {key}: fid {r['k_fid']:.2f} (port {r.get('fid', float('nan')):.2f}) "
-                  f"score {r['k_score']:.2f} [{time.time() - t0:.0f}s]", flush=True)
+            print(
+                f"  {i}/{len(sets)} {key}: fid {r['k_fid']:.2f} (port {r.get('fid', float('nan')):.2f}) "
+                f"score {r['k_score']:.2f} [{time.time() - t0:.0f}s]",
+                flush=True,
+            )
 
-    cols = ["config", "step", "kimg", "which", "batch", "steps", "group", "K", "split",
-            "lr_d", "lr_g", "b1", "b2", "ls", "r1", "inoise", "seed",
-            "k_fid", "k_score", "k_entropy", "k_rarest", "k_conf", "k_shares",
-            "fid", "score", "entropy", "rarest", "conf",
-            "d_loss_real", "d_loss_fake", "g_loss", "train_s"]
+    cols = [
+        "config",
+        "step",
+        "kimg",
+        "which",
+        "batch",
+        "steps",
+        "group",
+        "K",
+        "split",
+        "lr_d",
+        "lr_g",
+        "b1",
+        "b2",
+        "ls",
+        "r1",
+        "inoise",
+        "seed",
+        "k_fid",
+        "k_score",
+        "k_entropy",
+        "k_rarest",
+        "k_conf",
+        "k_shares",
+        "fid",
+        "score",
+        "entropy",
+        "rarest",
+        "conf",
+        "d_loss_real",
+        "d_loss_fake",
+        "g_loss",
+        "train_s",
+    ]
     out_rows = []
     for r in rows.values():
         flat = dict(r)
