@@ -35,6 +35,16 @@ class Phases(NamedTuple):
     regularize: bool = False
 
 
+class _ReadSchedule(keras.callbacks.Callback):
+    """Reads the step counter and G's start into the step dispatch at train
+    begin: a callback, because on JAX the variables can be read only there
+    during `fit` (its trainer holds their values outside them)."""
+
+    def on_train_begin(self, logs=None):
+        gan = self.model
+        gan.train_function.clock.update(step=int(gan.step.numpy()), generator_start=int(gan.generator_start.numpy()))
+
+
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by `fit`.
@@ -118,32 +128,50 @@ class GAN(keras.Model):
         """Keras's compiled step, once per `Phases`: each step runs the one
         its phases call for. A phase change picks another compiled function
         and never retraces (R1 every 16 steps would otherwise trace every
-        16 steps); the dispatch reads the step counter once per `fit`, then
-        counts in Python, so it costs nothing per step on any backend."""
+        16 steps); the dispatch reads the step counter once per `fit` (see
+        `_ReadSchedule`), then counts in Python, so it costs nothing per step
+        on any backend."""
         if self.train_function is not None and not force:
             return self.train_function
         compiled = {}
-        clock = {}  # `fit` empties it: the counters are read anew at its first step
+        clock = {}  # set at each fit's start by _ReadSchedule
 
         def train_function(*args):
-            if not clock:
-                clock.update(step=int(self.step.numpy()), generator_start=int(self.generator_start.numpy()))
-            self._phases = phases = self.phases_at(clock["step"], clock["generator_start"])
+            phases = self.phases_at(clock["step"], clock["generator_start"])
             if phases not in compiled:
-                self.train_function = None
-                super(GAN, self).make_train_function(force=True)
-                compiled[phases] = self.train_function
+                compiled[phases] = self._compile_step(phases)
                 self.train_function = train_function
             clock["step"] += self.steps_per_execution
+            # PyTorch's trainer looks `train_step` up at each call, not once.
+            self._phases = phases
             return compiled[phases](*args)
 
         train_function.clock = clock
         self.train_function = train_function
         return train_function
 
+    def _compile_step(self, phases: "Phases"):
+        """Keras's compiled step for ``phases``. Keras compiles
+        ``self.train_step``; here it gets a function of its own per phase
+        set, which sets the phases whenever it is traced: a JAX or
+        TensorFlow compile cache keyed by the function never hands one
+        phase's program to another."""
+
+        def train_step(*args):
+            self._phases = phases
+            return GAN.train_step(self, *args)
+
+        self.train_step = train_step
+        try:
+            super().make_train_function(force=True)
+        finally:
+            del self.train_step
+        return self.train_function
+
     def fit(self, *args, **kwargs):
-        if hasattr(self.train_function, "clock"):
-            self.train_function.clock.clear()
+        # Last, so that it reads the schedule the other callbacks (the
+        # warm-up) set at train begin.
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _ReadSchedule()]
         return super().fit(*args, **kwargs)
 
     # --- compile --------------------------------------------------------------

@@ -14,7 +14,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from keras import StatelessScope
-from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+# The scope of the train_step running now, passed down to value_and_grad
+# (Keras's public API has no getter for the current scope).
+_step_scopes: list[StatelessScope] = []
 
 
 def _state_groups(model):
@@ -31,12 +34,16 @@ def train_step(model, step, state, data):
     groups = _state_groups(model)
     mapping = [(v, x) for variables, values in zip(groups, state) for v, x in zip(variables, values)]
     with StatelessScope(state_mapping=mapping) as scope:
-        logs = step(data)
+        _step_scopes.append(scope)
+        try:
+            logs = step(data)
+        finally:
+            _step_scopes.pop()
     return logs, tuple([scope.get_current_value(v) for v in variables] for variables in groups)
 
 
 def value_and_grad(loss_fn, variables):
-    outer = get_stateless_scope()
+    outer = _step_scopes[-1]
     ids = {id(v) for v in variables}
 
     def pure(values):
