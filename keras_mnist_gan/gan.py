@@ -42,7 +42,15 @@ class _ReadSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         gan = self.model
-        gan.train_function.clock.update(step=int(gan.step.numpy()), generator_start=int(gan.generator_start.numpy()))
+        dispatch = gan.train_function
+        dispatch.clock.update(step=int(gan.step.numpy()), generator_start=int(gan.generator_start.numpy()))
+        # Every phase's function made now, while the variables hold their
+        # values (JAX's, under a distribution, reads their shardings); each
+        # is traced at its first call only.
+        for phases in gan.possible_phases():
+            if phases not in dispatch.compiled:
+                dispatch.compiled[phases] = gan._compile_step(phases)
+        gan.train_function = dispatch
 
 
 @keras.saving.register_keras_serializable(package="keras_mnist_gan")
@@ -124,6 +132,10 @@ class GAN(keras.Model):
             regularize=bool(getattr(self, "r1_gamma", 0.0)) and step % interval == 0,
         )
 
+    def possible_phases(self) -> list["Phases"]:
+        regularize = [False, True] if getattr(self, "r1_gamma", 0.0) else [False]
+        return [Phases(g, r) for g in (False, True) for r in regularize]
+
     def make_train_function(self, force=False):
         """Keras's compiled step, once per `Phases`: each step runs the one
         its phases call for. A phase change picks another compiled function
@@ -147,6 +159,7 @@ class GAN(keras.Model):
             return compiled[phases](*args)
 
         train_function.clock = clock
+        train_function.compiled = compiled
         self.train_function = train_function
         return train_function
 
