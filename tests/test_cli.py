@@ -263,3 +263,37 @@ def test_quality_figures_only_at_the_end_by_default(tmp_path, tiny_npz):
     assert np.isnan(fid[0]) and fid[1] > 0
     seconds = float(rows[2][rows[0].index("val_seconds")])
     assert 0 < seconds < float(rows[2][rows[0].index("wall_s")])
+
+
+def test_numpy_backend_trains_nothing_and_keras_json_picks_the_backend(tmp_path, tiny_npz):
+    """KERAS_BACKEND=numpy: train says in one line that it cannot train
+    there; ~/.keras/keras.json naming a backend that is not installed is
+    read (the package no longer forces TensorFlow) and named in one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_BACKEND", "KERAS_HOME"))}
+    train = [
+        sys.executable,
+        "-m",
+        "keras_mnist_gan",
+        "train",
+        "--data",
+        str(tiny_npz),
+        "--out",
+        str(tmp_path / "r"),
+        "--steps",
+        "4",
+        "--warmup-steps",
+        "2",
+        "--batch-size",
+        "20",
+        "--quality-n",
+        "0",
+    ]
+    r = subprocess.run(train, capture_output=True, text=True, env=dict(env, KERAS_BACKEND="numpy"), timeout=300)
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "training needs the TensorFlow, JAX or PyTorch backend" in r.stderr
+    home = tmp_path / "home"
+    (home / ".keras").mkdir(parents=True)
+    (home / ".keras" / "keras.json").write_text('{"backend": "no_such_backend"}')
+    r = subprocess.run(train, capture_output=True, text=True, env=dict(env, HOME=str(home)), timeout=300)
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "keras.json names the backend 'no_such_backend'" in r.stderr
