@@ -40,7 +40,7 @@ def test_npz_round_trip(tiny_npz, subset):
     d = load_path(tiny_npz)
     assert d.x_train.shape == (200, 28, 28, 1)
     np.testing.assert_array_equal(d.x_train, subset.x_train[:200])
-    np.testing.assert_array_equal(d.y_test, subset.y_test[:50])
+    np.testing.assert_array_equal(d.y_test, subset.y_test[:150])
 
 
 @pytest.mark.parametrize("gz", [False, True])
