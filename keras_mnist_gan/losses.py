@@ -40,3 +40,46 @@ def r1_penalty(slopes, gamma: float):
     over real digits, from ``slopes`` = grad_x D(x)."""
     slopes = ops.cast(slopes, "float32")
     return 0.5 * gamma * ops.mean(ops.sum(ops.square(slopes), axis=tuple(range(1, len(slopes.shape)))))
+
+
+def discriminator_losses(
+    D,
+    real,
+    fake,
+    labels=None,
+    label_smoothing: float = 0.0,
+    r1_gamma: float = 0.0,
+    r1_weight: float = 1.0,
+    input_gradient=None,
+):
+    """D's loss on ``real`` and/or ``fake`` digits (either may be None) of
+    ``labels`` (conditional models; else None), and what to report
+    (``real_logits``, ``real_loss``, ...). ``D(images, labels)`` gives
+    logits. With ``r1_gamma`` (a regularisation step) the R1 penalty on the
+    real digits joins the loss, weighted by ``r1_weight`` (lazy R1's
+    interval); ``input_gradient`` is the backend's (`backend`): D's slopes
+    are a gradient inside the loss."""
+    logs, loss = {}, 0.0
+    if real is not None and fake is not None and not r1_gamma:
+        # One call on the stacked batch: D has no batch statistics, so this
+        # equals two calls, and larger matmuls run faster.
+        n = ops.shape(real)[0]
+        both = None if labels is None else ops.concatenate([labels, labels], axis=0)
+        logits = D(ops.concatenate([real, fake], axis=0), both)
+        logs["real_logits"], logs["fake_logits"] = logits[:n], logits[n:]
+    else:
+        if real is not None and r1_gamma:
+            logs["real_logits"], slopes = input_gradient(lambda x: D(x, labels), real)
+            logs["r1"] = r1_penalty(slopes, r1_gamma)
+            loss = loss + r1_weight * logs["r1"]
+        elif real is not None:
+            logs["real_logits"] = D(real, labels)
+        if fake is not None:
+            logs["fake_logits"] = D(fake, labels)
+    if real is not None:
+        logs["real_loss"] = discriminator_real_loss(logs["real_logits"], label_smoothing)
+        loss = loss + logs["real_loss"]
+    if fake is not None:
+        logs["fake_loss"] = discriminator_fake_loss(logs["fake_logits"])
+        loss = loss + logs["fake_loss"]
+    return loss, logs

@@ -174,3 +174,21 @@ def num_classes_of(model: keras.Model) -> int | None:
 def noise_dim_of(generator: keras.Model) -> int:
     """The length of the noise vector ``generator`` takes."""
     return int(generator.inputs[0].shape[-1])
+
+
+def check_pair(discriminator: keras.Model, generator: keras.Model) -> int | None:
+    """The pair's number of classes (None: unconditional); raises if D and G
+    do not fit together. Conditional models take labels: both or neither."""
+    classes = num_classes_of(generator)
+    if classes != num_classes_of(discriminator):
+        raise ValueError(
+            f"The generator takes labels of {classes} classes but the discriminator of "
+            f"{num_classes_of(discriminator)}: both must be conditional on the same classes, or neither."
+        )
+    image_shape = tuple(discriminator.inputs[0].shape[1:])
+    if tuple(generator.output_shape[1:]) != image_shape:
+        raise ValueError(
+            f"The generator makes images of shape {generator.output_shape[1:]} but the "
+            f"discriminator expects {image_shape}."
+        )
+    return classes

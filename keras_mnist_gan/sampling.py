@@ -135,3 +135,32 @@ def generate(
             out = np.empty((n, *part.shape[1:]), np.float32)
         out[start : start + len(part)] = part
     return (out, drawn) if return_labels else out
+
+
+class Sampling:
+    """Mixed into `GAN`: drawing digits from the trained generator (its
+    weight average, if kept)."""
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The network that draws digits: the weight average if kept, else G."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def generate(
+        self, n: int, seed: int | None = None, batch_size: int = 500, labels=None, return_labels: bool = False
+    ):
+        """``n`` digits (float32, (n, 28, 28, 1), in [0, 1]) from `sampler` in
+        inference mode: the same seed gives the same digits whatever
+        ``batch_size``. ``labels``: the digits to draw (conditional models;
+        default each at random). See `sampling.generate`."""
+        return generate(self.sampler, n, seed=seed, batch_size=batch_size, labels=labels, return_labels=return_labels)
+
+    def calibrate_batchnorm(self, n: int = CALIBRATION_DIGITS, seed: int = 0) -> None:
+        """Set G's (and its average's) BatchNorm moving statistics to those of
+        ``n`` fresh digits (`sampling.calibrate_batchnorm`)."""
+        calibrate_batchnorm(self.generator, n=n, seed=seed)
+        if self.ema_generator is not None:
+            calibrate_batchnorm(self.ema_generator, n=n, seed=seed)

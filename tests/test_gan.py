@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_mnist_gan import DiscriminatorWarmup, GAN, build_discriminator, build_generator, make_dataset
+from keras_mnist_gan import DiscriminatorWarmup, GAN, Schedule, build_discriminator, build_generator, make_dataset
 from keras_mnist_gan.noise import draw_noise, noise_stream
 from keras_mnist_gan.saving import ModelFileError, load_gan, load_generator, save_model_atomic
 
@@ -255,7 +255,7 @@ def test_lazy_r1_runs_on_every_kth_step_and_weighs_k_times(tiny_images):
             keras.optimizers.Adam(1e-3, beta_1=0.5),
             keras.optimizers.Adam(1e-3, beta_1=0.5),
             r1_gamma=gamma,
-            r1_interval=interval,
+            schedule=Schedule(r1_interval=interval),
         )
         return gan
 
@@ -287,7 +287,7 @@ def test_steps_under_a_mixed_precision_policy(tiny_images):
             keras.optimizers.Adam(1e-3, beta_1=0.5),
             keras.optimizers.Adam(1e-3, beta_1=0.5),
             r1_gamma=1.0,
-            r1_interval=2,
+            schedule=Schedule(r1_interval=2),
         )
         before = weights(gan.generator)
         history = gan.fit(make_dataset(tiny_images, batch_size=16, seed=0), steps_per_epoch=4, epochs=1, verbose=0)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_mnist_gan import GAN, build_discriminator, build_generator, save_model_atomic
+from keras_mnist_gan import GAN, Schedule, build_discriminator, build_generator, save_model_atomic
 
 pytestmark = pytest.mark.core  # runs on every backend in CI
 
@@ -30,7 +30,7 @@ np.save(sys.argv[3], generator.predict(np.load(sys.argv[4]), verbose=0))
 )
 def test_import_the_package_then_load_model(tmp_path, imports):
     gan = GAN(build_discriminator(seed=0), build_generator(seed=1), seed=0, ema_decay=0.99)
-    gan.compile(r1_gamma=1.0, r1_interval=4)
+    gan.compile(r1_gamma=1.0, schedule=Schedule(r1_interval=4))
     files = [tmp_path / "gan.keras", tmp_path / "generator.keras"]
     save_model_atomic(gan, str(files[0]))
     save_model_atomic(gan.sampler, str(files[1]))
