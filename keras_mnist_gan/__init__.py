@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "GAN": "gan",
+    "Schedule": "schedule",
     "generate": "sampling",
     "BicubicResize": "layers",
     "CalibrateBatchNorm": "callbacks",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "load_generator": "saving",
     "save_model_atomic": "saving",
     "train": "training",
+    "RunConfig": "run_config",
     "TrainingError": "training",
 }
 # The modules that define every class a .keras file of this package names.

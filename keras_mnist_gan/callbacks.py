@@ -21,7 +21,7 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
     first gradients come from a discriminator that already tells digits from
     noise. This callback only sets where that ends: the GAN's
     ``generator_start`` variable (saved with the model, so a resumed run
-    knows), which the GAN's step reads (`GAN.phases_at`).
+    knows), which the GAN's step reads (`GAN.phases_at`, `schedule.Schedule`).
     """
 
     def __init__(self, steps: int = 300):

@@ -18,6 +18,8 @@ MAX_SAMPLE_DIGITS = 100_000
 # `sample --interpolate --out *.gif` keeps every frame (48) of a grid of all
 # n digits in memory at 3x scale, so it allows fewer.
 MAX_GIF_DIGITS = 400
+# `sample --interpolate`: walks of this many digits, one a row, by default.
+INTERPOLATE_DIGITS, INTERPOLATE_COLS = 80, 10
 
 
 def _positive_int(text: str) -> int:
@@ -173,33 +175,36 @@ def _check_output_file(path: str, flag: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import (
-        DEFAULT_CHECKPOINT_EVERY,
-        DEFAULT_EVALUATE_N,
-        DEFAULT_PRESET,
-        DEFAULT_QUALITY_EVERY,
-        DEFAULT_QUALITY_N,
-        DEFAULT_STEPS,
-        DEFAULT_STEPS_PER_EPOCH,
-        DEFAULT_STEPS_PER_TRIAL,
-        LR_D_RANGE,
-        LR_RATIO_RANGE,
-        PRESETS,
-    )
-
     parser = argparse.ArgumentParser(prog="keras-mnist-gan", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--verbose", action="store_true", help="also show TensorFlow's own log lines and other libraries' warnings"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
     t = sub.add_parser("train", help="train a GAN on MNIST and save it")
+    _add_run_arguments(t)
+    _add_recipe_arguments(t)
+    _add_run_options(t)
+    _add_sample_parser(sub)
+    _add_evaluate_parser(sub)
+    _add_tune_parser(sub)
+    _add_other_parsers(sub)
+    return parser
+
+
+def _add_run_arguments(t: argparse.ArgumentParser) -> None:
+    """train: the data, the folder and the run's length."""
+    from .presets import DEFAULT_PRESET, DEFAULT_RUN_DIR, DEFAULT_STEPS, DEFAULT_STEPS_PER_EPOCH, PRESETS
+
     t.add_argument(
         "--data",
         help="mnist.npz or a directory of IDX files (default: $KERAS_MNIST_GAN_DATA, "
         "the Keras cache, a download, else the shipped subset)",
     )
-    t.add_argument("--out", default="run", help="directory for the model files, grids and history (default: run)")
+    t.add_argument(
+        "--out",
+        default=DEFAULT_RUN_DIR,
+        help="directory for the model files, grids and history (default: %(default)s)",
+    )
     t.add_argument(
         "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET, help="training settings (default: %(default)s)"
     )
@@ -220,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help=f"steps between progress lines, digit grids and quality figures (default {DEFAULT_STEPS_PER_EPOCH})",
     )
+
+
+def _add_recipe_arguments(t: argparse.ArgumentParser) -> None:
+    """train: changes to the preset's settings."""
     t.add_argument("--batch-size", type=_batch_size)
     t.add_argument("--lr-d", type=_learning_rate, help="discriminator learning rate")
     t.add_argument("--lr-g", type=_learning_rate, help="generator learning rate")
@@ -244,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
+
+
+def _add_run_options(t: argparse.ArgumentParser) -> None:
+    """train: the kind of GAN, the seed, the figures, checkpoints and resuming."""
+    from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_QUALITY_EVERY, DEFAULT_QUALITY_N, DEFAULT_SEED
+
     kind = t.add_mutually_exclusive_group()
     kind.add_argument(
         "--conditional",
@@ -256,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train the unconditional GAN: noise in, a digit of no class asked for out",
     )
-    t.add_argument("--seed", type=_seed, default=0, help="seeds weights, data order and noise (default 0)")
+    t.add_argument(
+        "--seed", type=_seed, default=DEFAULT_SEED, help="seeds weights, data order and noise (default %(default)s)"
+    )
     t.add_argument(
         "--quality-n",
         type=_quality_digits,
@@ -286,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stop-on-failure", action="store_true", help="end the run when the health monitor warns")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_sample_parser(sub) -> None:
+    from .presets import GRID_DIGITS
+
     s = sub.add_parser("sample", help="draw digits from a saved generator or GAN")
     s.add_argument(
         "--model", help="a generator.keras or gan.keras file (default: the shipped saved_models/generator.keras)"
@@ -293,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "-n",
         type=_digit_count,
-        help="how many digits, at most %d (default 64; with --interpolate 80 = 8 walks of 10)" % MAX_SAMPLE_DIGITS,
+        help=f"how many digits, at most {MAX_SAMPLE_DIGITS} (default {GRID_DIGITS}; with --interpolate "
+        f"{INTERPOLATE_DIGITS} = {INTERPOLATE_DIGITS // INTERPOLATE_COLS} walks of {INTERPOLATE_COLS})",
     )
     s.add_argument(
         "--out",
@@ -316,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="walk between random points of the noise space: each grid row is one walk; "
         "with --out *.gif an animation of n digits morphing through 4 points",
     )
+
+
+def _add_evaluate_parser(sub) -> None:
+    from .presets import DEFAULT_EVALUATE_N, DEFAULT_SEED
+
     e = sub.add_parser("evaluate", help="measure a generator's digits against real test digits")
     e.add_argument("--model", required=True, help="a generator.keras or gan.keras file")
     e.add_argument(
@@ -326,22 +353,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--data", help="MNIST for the real test digits and the floor (default: the usual search)")
     e.add_argument("--evaluator", help="classifier .keras (default: saved_models/evaluator.keras)")
-    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     e.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-digit check (slow)")
     e.add_argument("--json", help="also write the figures to this JSON file")
 
+
+def _add_tune_parser(sub) -> None:
+    from .presets import (
+        BETA_1_CHOICES,
+        DEFAULT_HYPERBAND_EPOCHS,
+        DEFAULT_MAX_TRIALS,
+        DEFAULT_PRESET,
+        DEFAULT_PROJECT_NAME,
+        DEFAULT_QUALITY_N,
+        DEFAULT_SEED,
+        DEFAULT_STEPS_PER_TRIAL,
+        DEFAULT_TUNING_DIR,
+        LR_D_RANGE,
+        LR_RATIO_RANGE,
+        PRESETS,
+    )
+
+    seed = PRESETS["seed"]
     u = sub.add_parser("tune", help="search the learning rates with keras-tuner, judged by val_fid")
     u.add_argument("--data", help="MNIST (default: the usual search)")
     u.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="bayesian")
-    u.add_argument("--max-trials", type=_positive_int, default=12, help="trials in all (default 12; not for hyperband)")
+    u.add_argument(
+        "--max-trials",
+        type=_positive_int,
+        default=DEFAULT_MAX_TRIALS,
+        help="trials in all (default %(default)s; not for hyperband)",
+    )
     u.add_argument(
         "--steps-per-trial",
         type=_positive_int,
         default=DEFAULT_STEPS_PER_TRIAL,
         help="training steps per trial, warm-up included (default %(default)s)",
     )
-    u.add_argument("--directory", default="runs/tuning", help="where searches live (default runs/tuning)")
-    u.add_argument("--project-name", default="lr_search", help="this search's folder in --directory")
+    u.add_argument("--directory", default=DEFAULT_TUNING_DIR, help="where searches live (default %(default)s)")
+    u.add_argument(
+        "--project-name", default=DEFAULT_PROJECT_NAME, help="this search's folder in --directory (default %(default)s)"
+    )
     u.add_argument(
         "--preset",
         choices=sorted(PRESETS),
@@ -355,10 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("MIN", "MAX"),
         default=LR_RATIO_RANGE,
-        help="lr_G / lr_D range (default 0.1 10)",
+        help="lr_G / lr_D range (default %(default)s)",
     )
     u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
-    u.add_argument("--tune-beta-1", action="store_true", help="also choose Adam's beta_1 from 0.5 and 0.9")
+    u.add_argument(
+        "--tune-beta-1",
+        action="store_true",
+        help="also choose Adam's beta_1 from " + " and ".join(map(str, BETA_1_CHOICES)),
+    )
     u.add_argument(
         "--conditional",
         action="store_true",
@@ -373,11 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument(
         "--reference",
         action="store_true",
-        help="also train the original's lr_D 3e-4 / lr_G 1e-4 at the same budget, for comparison",
+        help=f"also train the original's lr_D {seed.lr_d:g} / lr_G {seed.lr_g:g} at the same budget, for comparison",
     )
-    u.add_argument("--hyperband-epochs", type=_positive_int, default=3, help="hyperband: a trial's budget in rounds")
-    u.add_argument("--seed", type=_seed, default=0)
+    u.add_argument(
+        "--hyperband-epochs",
+        type=_positive_int,
+        default=DEFAULT_HYPERBAND_EPOCHS,
+        help="hyperband: a trial's budget in rounds (default %(default)s)",
+    )
+    u.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
+
+
+def _add_other_parsers(sub) -> None:
+    from .presets import DEFAULT_EVALUATOR_EPOCHS, DEFAULT_SEED
 
     x = sub.add_parser("export", help="write a generator as ONNX, a TensorFlow SavedModel or a LiteRT file")
     x.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
@@ -393,9 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("train-evaluator", help="train the MNIST classifier that evaluate uses")
     v.add_argument("--data", help="MNIST with labels (default: the usual search)")
     v.add_argument("--out", default="saved_models/evaluator.keras")
-    v.add_argument("--epochs", type=_positive_int, default=4)
-    v.add_argument("--seed", type=_seed, default=0)
-    return parser
+    v.add_argument("--epochs", type=_positive_int, default=DEFAULT_EVALUATOR_EPOCHS)
+    v.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
 
 
 def _evaluate(args) -> None:
@@ -531,6 +595,7 @@ class _interrupt_on_signals:
 
 def _train(args) -> None:
     from .presets import MAX_NOISE_DIM, PRESETS
+    from .run_config import RunConfig
     from .training import train
 
     if args.noise_dim is not None and not 4 <= args.noise_dim <= MAX_NOISE_DIM:
@@ -556,25 +621,23 @@ def _train(args) -> None:
     )
     if not 0.0 <= preset.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must be in [0, 1); got {preset.label_smoothing}.")
+    config = RunConfig(
+        preset=preset,
+        steps=args.steps,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed,
+        quality_n=args.quality_n,
+        quality_every=args.quality_every,
+        checkpoint_every=args.checkpoint_every,
+        minutes=args.minutes,
+        health=not args.no_health,
+        stop_on_failure=args.stop_on_failure,
+        conditional=True if args.conditional else (False if args.unconditional else None),
+        verbose=0 if args.quiet else "auto",
+    )
     try:
-        result = train(
-            args.out,
-            data=args.data,
-            preset=preset,
-            steps=args.steps,
-            epochs=args.epochs,
-            steps_per_epoch=args.steps_per_epoch,
-            seed=args.seed,
-            quality_n=args.quality_n,
-            quality_every=args.quality_every,
-            verbose=0 if args.quiet else "auto",
-            resume=True if args.resume else (False if args.restart else None),
-            checkpoint_every=args.checkpoint_every,
-            health=not args.no_health,
-            stop_on_failure=args.stop_on_failure,
-            minutes=args.minutes,
-            conditional=True if args.conditional else (False if args.unconditional else None),
-        )
+        result = train(args.out, args.data, config, resume=True if args.resume else (False if args.restart else None))
     except OSError as e:
         raise _full_disk(e, args.out) from None
     if result.already_done:
@@ -659,12 +722,12 @@ def _size(path: str) -> str:
 
 
 def _tune(args) -> None:
-    from .presets import PRESETS
+    from .presets import BETA_1_CHOICES, PRESETS
     from .tuning import SearchSpace, run_search
 
     _writable_dir(args.directory)
     space = SearchSpace(
-        lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range), beta_1=(0.5, 0.9) if args.tune_beta_1 else None
+        lr_d=tuple(args.lr_d_range), ratio=tuple(args.ratio_range), beta_1=BETA_1_CHOICES if args.tune_beta_1 else None
     )
     preset = PRESETS[args.preset].with_(warmup_steps=args.warmup_steps)
     run_search(
@@ -680,7 +743,7 @@ def _tune(args) -> None:
         seed=args.seed,
         overwrite=args.overwrite,
         hyperband_epochs=args.hyperband_epochs,
-        reference=(3e-4, 1e-4) if args.reference else None,
+        reference=(PRESETS["seed"].lr_d, PRESETS["seed"].lr_g) if args.reference else None,
         conditional=True if args.conditional else None,
     )
 
@@ -712,7 +775,7 @@ def _sample(args) -> None:
     if animate:
         n, cols = args.n or 16, None
     elif args.interpolate:
-        n, cols = args.n or 80, args.cols or 10
+        n, cols = args.n or INTERPOLATE_DIGITS, args.cols or INTERPOLATE_COLS
     elif digits is not None and len(digits) > 1:  # one row per digit asked for
         cols = args.cols or GRID_COLS_PER_DIGIT
         n = args.n or cols * len(digits)

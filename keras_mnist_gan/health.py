@@ -22,6 +22,9 @@ from .sampling import balanced_labels, generator_inputs
 
 from .data import to_float
 
+# Real digits the monitor compares the generated ones with.
+HEALTH_DIGITS = 512
+
 
 def diversity(images: np.ndarray) -> float:
     """Mean pixel-space L2 distance between all pairs of ``images``."""

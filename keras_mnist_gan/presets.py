@@ -39,6 +39,8 @@ class Preset:
         """Keyword arguments for `GAN.compile`."""
         import keras  # here, so that reading the presets (the CLI's --help) does not import Keras
 
+        from .schedule import Schedule
+
         adam = lambda lr: keras.optimizers.Adam(lr, beta_1=self.beta_1)  # noqa: E731
         return {
             "d_optimizer": adam(self.lr_d),
@@ -46,7 +48,7 @@ class Preset:
             "d_fake_optimizer": adam(self.lr_d) if self.two_d_optimizers else None,
             "label_smoothing": self.label_smoothing,
             "r1_gamma": self.r1_gamma,
-            "r1_interval": self.r1_interval,
+            "schedule": Schedule(r1_interval=self.r1_interval),
         }
 
 
@@ -83,6 +85,10 @@ PRESETS = {
 }
 DEFAULT_PRESET = "quality"
 
+# The folder `train` writes into, and the seed of its weights, data order
+# and noise, unless told otherwise.
+DEFAULT_RUN_DIR = "run"
+DEFAULT_SEED = 0
 # How long a run is unless told otherwise, in steps (warm-up included), the
 # same whatever the size of the data: a run's length is what decides how
 # good its digits are. See README, "Time to good digits".
@@ -117,6 +123,15 @@ DEFAULT_EVALUATE_N = 10_000
 DEFAULT_STEPS_PER_TRIAL = 1000
 LR_D_RANGE = (1e-5, 1e-3)
 LR_RATIO_RANGE = (0.1, 10.0)
+# `tune --tune-beta-1`: Adam's beta_1 of all optimizers, one of these.
+BETA_1_CHOICES = (0.5, 0.9)
+DEFAULT_MAX_TRIALS = 12
+# Hyperband: a trial's full budget in rounds (keras-tuner's max_epochs).
+DEFAULT_HYPERBAND_EPOCHS = 3
+DEFAULT_TUNING_DIR = "runs/tuning"
+DEFAULT_PROJECT_NAME = "lr_search"
+# `train-evaluator`: epochs of the MNIST classifier behind `evaluate`.
+DEFAULT_EVALUATOR_EPOCHS = 4
 # The generator's first layer has 3136 x noise_dim weights and its
 # convolutions noise_dim / 2 and / 4 filters: beyond this it no longer fits
 # a laptop's memory or time.

@@ -31,27 +31,15 @@ from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import (
-    DEFAULT_CHECKPOINT_EVERY,
-    DEFAULT_PRESET,
-    DEFAULT_QUALITY_EVERY,
-    DEFAULT_QUALITY_N,
-    DEFAULT_STEPS,
-    DEFAULT_STEPS_PER_EPOCH,
-    GRID_COLS_PER_DIGIT,
-    GRID_DIGITS,
-    MAX_BATCH_SIZE,
-    MIN_FID_DIGITS,
-    PRESETS,
-    Preset,
-)
-from .health import GameHealth
+from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset
+from .health import HEALTH_DIGITS, GameHealth
+from .run_config import RunConfig
 from .sampling import balanced_labels
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
 from .saving import load_gan, save_model_atomic
 from .visuals import TensorBoardLogger, make_gif, plot_history, run_frames
 
-__all__ = ["RunResult", "TrainingError", "build_gan", "train"]
+__all__ = ["RunConfig", "RunResult", "TrainingError", "build_gan", "train"]
 
 
 @dataclass
@@ -130,38 +118,21 @@ def _fit_plan(done: int, steps: int, steps_per_epoch: int) -> list[tuple[int, in
 def train(
     out_dir: str,
     data: MnistData | str | None = None,
-    preset: Preset | str = DEFAULT_PRESET,
-    steps: int | None = None,
-    epochs: int | None = None,
-    steps_per_epoch: int | None = None,
-    seed: int = 0,
-    quality_n: int = DEFAULT_QUALITY_N,
-    quality_every: int = DEFAULT_QUALITY_EVERY,
-    verbose: int | str = "auto",
+    config: RunConfig | None = None,
+    *,
     resume: bool | None = None,
-    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-    health: bool = True,
-    stop_on_failure: bool = False,
-    minutes: float | None = None,
-    conditional: bool | None = None,
     log=print,
+    **settings,
 ) -> RunResult:
     """Train a GAN and write its files into ``out_dir``; resume a run there.
 
-    ``steps`` counts every training step, the discriminator's warm-up
-    included (default `presets.DEFAULT_STEPS`, whatever the size of the
-    data); ``epochs`` instead counts passes over the training digits. A
-    Keras "epoch" here is ``steps_per_epoch`` steps (default
-    `presets.DEFAULT_STEPS_PER_EPOCH`); a grid of digits from fixed noise, a
-    history row (with ``wall_s``, the seconds since the run began) and
-    TensorBoard logs are written after each. ``minutes`` caps the wall time
-    of this call: the run stops cleanly with a checkpoint and its files, and
-    the same call again continues it.
-
-    ``conditional`` overrides the preset's choice of a class-conditional
-    GAN: True requires labelled data, False trains the unconditional GAN;
-    None (the default) follows the preset, and a conditional preset on data
-    without labels trains the unconditional GAN with a one-line note.
+    ``config`` (a `RunConfig`) says what the run is; its fields may also be
+    given as keyword arguments (``train("run", steps=1000)``), which
+    override it. A Keras "epoch" is ``steps_per_epoch`` steps: a grid of
+    digits from fixed noise, a history row (with ``wall_s``, the seconds
+    since the run began) and TensorBoard logs are written after each.
+    ``minutes`` caps the wall time of this call: the run stops cleanly with
+    a checkpoint and its files, and the same call again continues it.
 
     The whole GAN is checkpointed to ``gan.keras`` every
     ``checkpoint_every`` steps, at the end, and on Ctrl-C. When ``out_dir``
@@ -171,100 +142,82 @@ def train(
     an error, never overwritten; so is a second process training in the
     same folder, and a run file that is a symbolic link.
 
-    With ``quality_n`` > 0 and the shipped evaluator present, the run's
-    last epoch (and, with ``quality_every`` > 0, every epoch that ends at a
-    multiple of that many steps) also logs ``val_fid``, ``val_score`` and
-    ``val_class_entropy`` on that many digits against the test digits. With ``health``, `GameHealth` warns
-    when D is winning or G collapses (and stops the run if
-    ``stop_on_failure``).
+    With ``quality_n`` > 0 and the shipped evaluator present, the run's end
+    (and, with ``quality_every``, the epochs that end at a multiple of that
+    many steps) also logs ``val_fid``, ``val_score``, ``val_accuracy`` (a
+    conditional GAN's digits recognised as asked) and ``val_class_entropy``.
 
     Files: ``gan.keras`` (the whole GAN, resumable), ``generator.keras`` (for
     sampling), ``history.csv``, ``samples/step_*.png``, ``samples.png``,
     ``curves.png``, ``progress.gif``, ``tensorboard/``, ``config.json``.
     """
     started = time.monotonic()
-    preset = PRESETS[preset] if isinstance(preset, str) else preset
-    if steps is not None and epochs is not None:
-        raise ValueError("give steps or epochs, not both.")
+    config = (config or RunConfig()).with_(**settings)
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
     notes: list[str] = []  # said once training starts, not on a run that is already done
-    preset, labels = conditional_labels(preset, data, len(images), conditional, notes.append)
-    batches_per_pass = len(images) // preset.batch_size
-    if batches_per_pass < 1:
-        raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
-    if steps is None:
-        steps = epochs * batches_per_pass if epochs else DEFAULT_STEPS
-    if int(steps) < 1:
-        raise ValueError(f"steps must be positive; got {steps}.")
-    if not 1 <= preset.batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"the batch size must be from 1 to {MAX_BATCH_SIZE}; got {preset.batch_size}.")
-    if 0 < quality_n < MIN_FID_DIGITS:
-        raise ValueError(
-            f"quality_n must be 0 (off) or at least {MIN_FID_DIGITS} (a Fréchet distance needs that "
-            f"many digits); got {quality_n}."
-        )
-    steps = int(steps)
-    steps_per_epoch = int(steps_per_epoch or min(DEFAULT_STEPS_PER_EPOCH, steps))
-    if steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be positive; got {steps_per_epoch}.")
-
+    preset, labels = conditional_labels(config.preset, data, len(images), config.conditional, notes.append)
+    config = config.with_(preset=preset)
+    steps = config.total_steps(len(images))
     os.makedirs(out_dir, exist_ok=True)
     with RunLock(out_dir):
-        identity = _run_identity(preset, seed, data, len(images))
-        resuming = prepare(out_dir, identity, resume)
-        files = {name.split(".")[0]: os.path.join(out_dir, name) for name in RUN_FILES}
-        files["config"] = os.path.join(out_dir, "config.json")
-        keras.utils.set_random_seed(seed)
-        seconds_before = 0.0
-        if resuming:
-            gan = load_gan(files["gan"])
-            if gan.noise_dim != preset.noise_dim:
-                raise TrainingError(
-                    f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d."
-                )
-            done = int(gan.step.numpy())
-            if done >= steps:
-                log(f"run is already at step {done} of {steps}; raise --steps to train on")
-                return RunResult(
-                    gan=gan, out_dir=out_dir, steps=done, files=files, resumed_from=done, already_done=True
-                )
-            _check_warmup(steps, int(gan.generator_start.numpy()))
-            for note in notes:
-                log(note)
-            seconds_before = forget_after(out_dir, done)
-            log(f"resuming from step {done} ({files['gan']}), training to step {steps}")
-        else:
-            _check_warmup(steps, preset.warmup_steps)
-            for note in notes:
-                log(note)
-            gan = build_gan(preset, seed=seed)
-            done = 0
-        write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
-        return _fit_run(
-            gan,
-            out_dir,
-            files,
-            data,
-            (images, labels),
-            preset,
-            steps,
-            steps_per_epoch,
-            done,
-            resuming,
-            seed,
-            quality_n,
-            quality_every,
-            verbose,
-            checkpoint_every,
-            health,
-            stop_on_failure,
-            minutes,
-            started,
-            seconds_before,
-            log,
+        identity = _run_identity(preset, config.seed, data, len(images))
+        run = _Run(
+            out_dir, config, steps, config.epoch_steps(steps), started, resuming=prepare(out_dir, identity, resume)
         )
+        keras.utils.set_random_seed(config.seed)
+        gan = _start_or_resume(run, log)
+        if run.already_done:
+            return RunResult(
+                gan=gan, out_dir=out_dir, steps=run.done, files=run.files, resumed_from=run.done, already_done=True
+            )
+        for note in notes:
+            log(note)
+        if run.resuming:
+            log(f"resuming from step {run.done} ({run.files['gan']}), training to step {steps}")
+        write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": run.steps_per_epoch})
+        return _fit_run(gan, run, data, images, labels, log)
+
+
+@dataclass
+class _Run:
+    """One `train` call's run: its folder, settings and where it starts."""
+
+    out_dir: str
+    config: RunConfig
+    steps: int
+    steps_per_epoch: int
+    started: float
+    resuming: bool = False
+    done: int = 0
+    seconds_before: float = 0.0
+    already_done: bool = False
+
+    @property
+    def files(self) -> dict:
+        files = {name.split(".")[0]: os.path.join(self.out_dir, name) for name in RUN_FILES}
+        return {**files, "config": os.path.join(self.out_dir, "config.json")}
+
+
+def _start_or_resume(run: _Run, log) -> GAN:
+    """A new GAN, or the checkpoint's when resuming (``run.done`` its step)."""
+    preset = run.config.preset
+    if not run.resuming:
+        _check_warmup(run.steps, preset.warmup_steps)
+        return build_gan(preset, seed=run.config.seed)
+    path = run.files["gan"]
+    gan = load_gan(path)
+    if gan.noise_dim != preset.noise_dim:
+        raise TrainingError(f"{path}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d.")
+    run.done = int(gan.step.numpy())
+    if run.done >= run.steps:
+        log(f"run is already at step {run.done} of {run.steps}; raise --steps to train on")
+        run.already_done = True
+        return gan
+    _check_warmup(run.steps, int(gan.generator_start.numpy()))
+    run.seconds_before = forget_after(run.out_dir, run.done)
+    return gan
 
 
 def _check_warmup(steps: int, generator_start: int) -> None:
@@ -276,128 +229,155 @@ def _check_warmup(steps: int, generator_start: int) -> None:
         )
 
 
-def _fit_run(
-    gan,
-    out_dir,
-    files,
-    data,
-    images_and_labels,
-    preset,
-    steps,
-    steps_per_epoch,
-    done,
-    resuming,
-    seed,
-    quality_n,
-    quality_every,
-    verbose,
-    checkpoint_every,
-    health,
-    stop_on_failure,
-    minutes,
-    started,
-    seconds_before,
-    log,
-) -> RunResult:
-    images, labels = images_and_labels
-    nonfinite = StopOnNonFinite()
-    checkpoint = Checkpoint(files["gan"], checkpoint_every)
-    grids = SampleGrid(os.path.join(out_dir, "samples"), n=GRID_DIGITS, seed=seed)
-    clock = StopAfterMinutes(minutes, started=started) if minutes else None
-    common = [StopAtStep(steps), nonfinite, CalibrateBatchNorm(), checkpoint] + ([clock] if clock else [])
-    monitor = None
-    if health:
-        monitor = GameHealth(images[:512], stop_on_failure=stop_on_failure, seed=seed)
-        common.append(monitor)
-    if quality_n > 0:
-        from .evaluation import EVALUATOR_PATH, Evaluator
+@dataclass
+class RunCallbacks:
+    """A run's callbacks, the ones read after `fit` by name."""
 
-        if len(data.x_test) < MIN_FID_DIGITS:
-            log(
-                f"note: {data.source} holds {len(data.x_test)} test digits, fewer than the {MIN_FID_DIGITS} a Fréchet "
-                "distance needs: no quality figures in this run."
-            )
-        elif EVALUATOR_PATH.is_file():
-            common.append(
-                QualityMetrics(Evaluator.load(EVALUATOR_PATH), data.x_test, n=quality_n, seed=seed, every=quality_every)
-            )
-    common += [HistoryCSV(files["history"], started=started, seconds_before=seconds_before), grids]
-    if keras.backend.backend() == "tensorflow":
-        common.append(TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed))
-    else:
+    nonfinite: StopOnNonFinite
+    quality: QualityMetrics | None = None
+    checkpoint: Checkpoint | None = None
+    clock: StopAfterMinutes | None = None
+    monitor: GameHealth | None = None
+    grids: SampleGrid | None = None
+    all: list = field(default_factory=list)
+
+
+def run_callbacks(config: RunConfig, steps: int, data: MnistData, evaluator=None, run: _Run | None = None, log=print):
+    """The callbacks of a run to ``steps`` steps: the same for `train` and for
+    each tuning trial, which has no folder (``run`` None): no checkpoints,
+    grids, history or progress."""
+    cb = RunCallbacks(nonfinite=StopOnNonFinite())
+    cb.all = [StopAtStep(steps), cb.nonfinite, CalibrateBatchNorm()]
+    if run is not None:
+        cb.checkpoint = Checkpoint(run.files["gan"], config.checkpoint_every)
+        cb.all.append(cb.checkpoint)
+    if config.minutes:
+        cb.clock = StopAfterMinutes(config.minutes, started=run.started if run else None)
+        cb.all.append(cb.clock)
+    if config.health:
+        cb.monitor = GameHealth(data.x_train[:HEALTH_DIGITS], stop_on_failure=config.stop_on_failure, seed=config.seed)
+        cb.all.append(cb.monitor)
+    cb.quality = _quality_metrics(config, data, evaluator, log)
+    if cb.quality is not None:
+        cb.all.append(cb.quality)
+    if run is not None:
+        cb.grids = SampleGrid(os.path.join(run.out_dir, "samples"), n=GRID_DIGITS, seed=config.seed)
+        cb.all += [HistoryCSV(run.files["history"], started=run.started, seconds_before=run.seconds_before), cb.grids]
+        cb.all += _tensorboard(run.out_dir, config.seed, log)
+        if config.verbose:
+            cb.all.append(StepProgress(steps, run.steps_per_epoch))
+    return cb
+
+
+def _quality_metrics(config: RunConfig, data: MnistData, evaluator, log) -> QualityMetrics | None:
+    if config.quality_n <= 0:
+        return None
+    from .evaluation import EVALUATOR_PATH, Evaluator
+
+    if len(data.x_test) < MIN_FID_DIGITS:
         log(
-            f"note: TensorBoard logs need the TensorFlow backend (this is {keras.backend.backend()}); "
-            "history.csv and curves.png have the same figures."
+            f"note: {data.source} holds {len(data.x_test)} test digits, fewer than the {MIN_FID_DIGITS} a Fréchet "
+            "distance needs: no quality figures in this run."
         )
-    if verbose:
-        common.append(StepProgress(steps, steps_per_epoch))
+        return None
+    if evaluator is None:
+        if not EVALUATOR_PATH.is_file():
+            return None
+        evaluator = Evaluator.load(EVALUATOR_PATH)
+    return QualityMetrics(evaluator, data.x_test, n=config.quality_n, seed=config.seed, every=config.quality_every)
+
+
+def _tensorboard(out_dir: str, seed: int, log) -> list:
+    if keras.backend.backend() == "tensorflow":
+        return [TensorBoardLogger(os.path.join(out_dir, "tensorboard"), seed=seed)]
+    log(
+        f"note: TensorBoard logs need the TensorFlow backend (this is {keras.backend.backend()}); "
+        "history.csv and curves.png have the same figures."
+    )
+    return []
+
+
+def fit_steps(gan: GAN, config: RunConfig, images, labels, steps: int, steps_per_epoch: int, callbacks: list) -> dict:
+    """`GAN.fit` from the GAN's step to ``steps``, ``steps_per_epoch`` a Keras
+    epoch; returns the history. The warm-up and the data order count from
+    the run's start, so a resumed run (or a trial continued by Hyperband)
+    carries on where it stopped."""
     history: dict = {}
+    for initial_epoch, epochs, epoch_steps in _fit_plan(int(gan.step.numpy()), steps, steps_per_epoch):
+        step = int(gan.step.numpy())
+        warmup = config.preset.warmup_steps if step == 0 else max(0, int(gan.generator_start.numpy()) - step)
+        first = [DiscriminatorWarmup(warmup)] + ([ContinueEpoch()] if step % steps_per_epoch else [])
+        ds = make_dataset(
+            images, batch_size=config.preset.batch_size, seed=config.seed, skip_batches=step, labels=labels
+        )
+        fitted = gan.fit(
+            ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=epoch_steps,
+            callbacks=first + callbacks,
+            verbose=0,
+            shuffle=False,
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+        if gan.stop_training:
+            break
+    return history
+
+
+def _fit_run(gan: GAN, run: _Run, data: MnistData, images, labels, log) -> RunResult:
+    cb = run_callbacks(run.config, run.steps, data, run=run, log=log)
     try:
-        for initial_epoch, epochs, epoch_steps in _fit_plan(done, steps, steps_per_epoch):
-            step = int(gan.step.numpy())
-            # The warm-up is counted from the run's start; a resumed run
-            # only finishes what is left of it.
-            warmup = preset.warmup_steps if step == 0 else max(0, int(gan.generator_start.numpy()) - step)
-            first = [DiscriminatorWarmup(warmup)] + ([ContinueEpoch()] if step % steps_per_epoch else [])
-            ds = make_dataset(images, batch_size=preset.batch_size, seed=seed, skip_batches=step, labels=labels)
-            fitted = gan.fit(
-                ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=epoch_steps,
-                callbacks=first + common,
-                verbose=0,
-                shuffle=False,
-            )
-            for key, values in fitted.history.items():
-                history.setdefault(key, []).extend(values)
-            if gan.stop_training:
-                break
+        history = fit_steps(gan, run.config, images, labels, run.steps, run.steps_per_epoch, cb.all)
     except KeyboardInterrupt:
-        checkpoint.save()
+        cb.checkpoint.save()
         log(
-            f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {checkpoint.saved_step} in "
-            f"{files['gan']}: run the same command again to resume."
+            f"interrupted at step {int(gan.step.numpy())}; checkpoint at step {cb.checkpoint.saved_step} in "
+            f"{run.files['gan']}: run the same command again to resume."
         )
         raise
-    if nonfinite.message:
+    if cb.nonfinite.message:
         kept = (
-            f"the last good checkpoint (step {checkpoint.saved_step}) is kept in {files['gan']}"
-            if checkpoint.saved_step is not None or resuming
+            f"the last good checkpoint (step {cb.checkpoint.saved_step}) is kept in {run.files['gan']}"
+            if cb.checkpoint.saved_step is not None or run.resuming
             else "no checkpoint was saved"
         )
         raise TrainingError(
-            f"{nonfinite.message} Nothing was overwritten: {kept}; grids so far are in {grids.directory}."
+            f"{cb.nonfinite.message} Nothing was overwritten: {kept}; grids so far are in {cb.grids.directory}."
         )
+    _write_results(gan, run, cb)
+    if cb.monitor is not None and cb.monitor.message:
+        raise TrainingError(f"stopped by the health monitor: {cb.monitor.message} Files saved in {run.out_dir}.")
+    reached = int(gan.step.numpy())
+    out_of_time = cb.clock is not None and cb.clock.stopped_at is not None and reached < run.steps
+    if out_of_time:
+        log(
+            f"the {run.config.minutes:g}-minute budget ran out at step {reached} of {run.steps}; its files are saved, "
+            "and the same command continues the run."
+        )
+    return RunResult(
+        gan=gan,
+        out_dir=run.out_dir,
+        steps=reached,
+        files=run.files,
+        history=history,
+        resumed_from=run.done if run.resuming else None,
+        out_of_time=out_of_time,
+    )
+
+
+def _write_results(gan: GAN, run: _Run, cb: RunCallbacks) -> None:
+    """The run's end: the checkpoint, the sampling generator and the pictures."""
+    files, seed = run.files, run.config.seed
     gan.calibrate_batchnorm()
-    checkpoint.save()
+    cb.checkpoint.save()
     save_model_atomic(gan.sampler, files["generator"])
     if gan.num_classes is None:
         save_grid(gan.generate(GRID_DIGITS, seed=seed), files["samples"])
     else:  # one row per digit
         n = GRID_COLS_PER_DIGIT * gan.num_classes
-        save_grid(
-            gan.generate(n, seed=seed, labels=balanced_labels(n, gan.num_classes, per=GRID_COLS_PER_DIGIT)),
-            files["samples"],
-            ncols=GRID_COLS_PER_DIGIT,
-        )
+        labels = balanced_labels(n, gan.num_classes, per=GRID_COLS_PER_DIGIT)
+        save_grid(gan.generate(n, seed=seed, labels=labels), files["samples"], ncols=GRID_COLS_PER_DIGIT)
     plot_history(files["history"], files["curves"])
-    make_gif(run_frames(grids.directory), files["progress"])
-    if monitor is not None and monitor.message:
-        raise TrainingError(f"stopped by the health monitor: {monitor.message} Files saved in {out_dir}.")
-    reached = int(gan.step.numpy())
-    out_of_time = clock is not None and clock.stopped_at is not None and reached < steps
-    if out_of_time:
-        log(
-            f"the {minutes:g}-minute budget ran out at step {reached} of {steps}; its files are saved, and the same "
-            "command continues the run."
-        )
-    return RunResult(
-        gan=gan,
-        out_dir=out_dir,
-        steps=reached,
-        files=files,
-        history=history,
-        resumed_from=done if resuming else None,
-        out_of_time=out_of_time,
-    )
+    make_gif(run_frames(cb.grids.directory), files["progress"])

@@ -26,20 +26,22 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, StopAtStep, StopOnNonFinite
 from .data import MnistData, load_mnist, validate_images
-from .pipeline import make_dataset
-from .training import conditional_labels
 from .presets import (
+    DEFAULT_HYPERBAND_EPOCHS,
+    DEFAULT_MAX_TRIALS,
     DEFAULT_PRESET,
-    MIN_FID_DIGITS,
+    DEFAULT_PROJECT_NAME,
     DEFAULT_QUALITY_N,
+    DEFAULT_SEED,
     DEFAULT_STEPS_PER_TRIAL,
     LR_D_RANGE,
     LR_RATIO_RANGE,
-    PRESETS,
+    MIN_FID_DIGITS,
     Preset,
 )
+from .run_config import RunConfig
+from .training import conditional_labels, fit_steps, run_callbacks
 
 OBJECTIVE = "val_fid"
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
@@ -88,40 +90,46 @@ class SearchSpace:
 
 
 class GANHyperModel(kt.HyperModel):
-    """One trial: a GAN of the seed architecture trained for ``steps`` steps
-    (the discriminator's warm-up included), then judged by its digits.
+    """One trial: a GAN trained as ``config`` says (its preset's learning
+    rates the trial's), then judged by its digits.
 
-    ``fit`` returns ``val_fid`` (the objective), ``val_score``,
-    ``val_class_entropy``, ``val_rarest_class`` and ``seconds``. With
-    Hyperband, one of its "epochs" is ``steps_per_epoch`` steps.
+    ``config.steps`` is the trial's budget, the discriminator's warm-up
+    included; with Hyperband one of its "epochs" is
+    ``config.steps_per_epoch`` steps. ``fit`` returns ``val_fid`` (the
+    objective), ``val_score``, ``val_class_entropy``, ``val_rarest_class``
+    and ``seconds``.
     """
 
     def __init__(
         self,
         space: SearchSpace = SearchSpace(),
-        preset: Preset | str = DEFAULT_PRESET,
-        steps: int = DEFAULT_STEPS_PER_TRIAL,
-        steps_per_epoch: int | None = None,
-        quality_n: int = DEFAULT_QUALITY_N,
-        seed: int = 0,
+        config: RunConfig | None = None,
         evaluator=None,
         name: str = "mnist_gan",
     ):
         super().__init__(name=name, tunable=True)
         self.space = space
-        self.preset = PRESETS[preset] if isinstance(preset, str) else preset
-        if int(steps) < 1:
-            raise SearchError(f"the step budget per trial must be at least 1; got {steps}.")
-        if int(quality_n) < MIN_FID_DIGITS:
+        config = config or RunConfig(steps=DEFAULT_STEPS_PER_TRIAL)
+        # A trial has no folder and no health monitor; its figure is its end.
+        steps = config.steps or DEFAULT_STEPS_PER_TRIAL
+        self.config = config.with_(
+            steps=steps,
+            steps_per_epoch=config.steps_per_epoch or steps,
+            health=False,
+            verbose=0,
+            quality_every=0,
+            minutes=None,
+        )
+        if self.config.quality_n < MIN_FID_DIGITS:
             raise SearchError(
                 f"quality_n must be at least {MIN_FID_DIGITS} digits (a Fréchet distance needs a "
-                f"covariance of full rank); got {quality_n}."
+                f"covariance of full rank); got {self.config.quality_n}."
             )
-        self.steps = int(steps)
-        self.steps_per_epoch = int(steps_per_epoch or steps)
-        self.quality_n = int(quality_n)
-        self.seed = int(seed)
         self._evaluator = evaluator
+
+    @property
+    def steps(self) -> int:
+        return int(self.config.steps)
 
     @property
     def evaluator(self):
@@ -131,58 +139,30 @@ class GANHyperModel(kt.HyperModel):
             self._evaluator = Evaluator.load()
         return self._evaluator
 
-    def preset_for(self, hp: kt.HyperParameters) -> Preset:
+    def trial_config(self, hp: kt.HyperParameters) -> RunConfig:
         v = self.space.declare(hp)
-        return self.preset.with_(lr_d=v["lr_d"], lr_g=v["lr_d"] * v["ratio"], beta_1=v.get("beta_1"))
+        preset = self.config.preset.with_(lr_d=v["lr_d"], lr_g=v["lr_d"] * v["ratio"], beta_1=v.get("beta_1"))
+        return self.config.with_(preset=preset)
 
     def build(self, hp: kt.HyperParameters):
         from .training import build_gan
 
         # Every trial starts from the same weights and noise, so trials
         # differ by their hyperparameters alone.
-        keras.utils.set_random_seed(self.seed)
-        return build_gan(self.preset_for(hp), seed=self.seed)
+        keras.utils.set_random_seed(self.config.seed)
+        return build_gan(self.trial_config(hp).preset, seed=self.config.seed)
 
-    def fit(
-        self,
-        hp,
-        model,
-        images,
-        real_test,
-        callbacks=None,
-        epochs: int | None = None,
-        initial_epoch: int = 0,
-        verbose=0,
-        labels=None,
-        **kwargs,
-    ) -> dict:
-        preset = self.preset_for(hp)
-        epochs = int(epochs or math.ceil(self.steps / self.steps_per_epoch))
-        total = min(self.steps, epochs * self.steps_per_epoch)
-        done = int(model.step.numpy())  # > 0 when Hyperband continues a trial
-        stop_nan = StopOnNonFinite()
-        quality = QualityMetrics(self.evaluator, real_test, n=self.quality_n, seed=self.seed)
-        own = [
-            DiscriminatorWarmup(max(0, preset.warmup_steps - done)),
-            StopAtStep(total),
-            stop_nan,
-            CalibrateBatchNorm(),
-            quality,
-        ]
-        ds = make_dataset(images, batch_size=preset.batch_size, seed=self.seed + done, labels=labels)
+    def fit(self, hp, model, data: MnistData, callbacks=None, epochs: int | None = None, labels=None, **kwargs) -> dict:
+        config = self.trial_config(hp)
+        steps_per_epoch = config.epoch_steps(self.steps)
+        epochs = int(epochs or math.ceil(self.steps / steps_per_epoch))
+        total = min(self.steps, epochs * steps_per_epoch)
+        cb = run_callbacks(config, total, data, evaluator=self.evaluator)
         start = time.perf_counter()
-        model.fit(
-            ds,
-            epochs=epochs,
-            initial_epoch=int(initial_epoch),
-            steps_per_epoch=self.steps_per_epoch,
-            callbacks=own + list(callbacks or []),
-            verbose=verbose,
-            shuffle=False,
-        )
-        if stop_nan.message:
-            raise kt.errors.FailedTrialError(stop_nan.message)
-        return {**quality.last, "seconds": time.perf_counter() - start}
+        fit_steps(model, config, data.x_train, labels, total, steps_per_epoch, cb.all + list(callbacks or []))
+        if cb.nonfinite.message:
+            raise kt.errors.FailedTrialError(cb.nonfinite.message)
+        return {**cb.quality.last, "seconds": time.perf_counter() - start}
 
 
 # --- the search ---------------------------------------------------------------
@@ -298,17 +278,17 @@ def _check_project(project_dir: Path, settings: dict, overwrite: bool) -> bool:
 
 def run_search(
     directory: str,
-    project_name: str = "lr_search",
+    project_name: str = DEFAULT_PROJECT_NAME,
     data: MnistData | str | None = None,
     tuner: str = "bayesian",
-    max_trials: int = 12,
+    max_trials: int = DEFAULT_MAX_TRIALS,
     steps_per_trial: int = DEFAULT_STEPS_PER_TRIAL,
     space: SearchSpace = SearchSpace(),
     preset: Preset | str = DEFAULT_PRESET,
     quality_n: int = DEFAULT_QUALITY_N,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     overwrite: bool = False,
-    hyperband_epochs: int = 3,
+    hyperband_epochs: int = DEFAULT_HYPERBAND_EPOCHS,
     reference: tuple[float, float] | None = None,
     conditional: bool | None = None,
     log=print,
@@ -323,58 +303,31 @@ def run_search(
     """
     from keras_tuner.src.distribute import utils as dist
 
-    if tuner not in TUNERS:
-        raise SearchError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
-    _check_project_name(project_name)
-    if int(max_trials) < 1:
-        raise SearchError(f"max_trials must be at least 1; got {max_trials}.")
-    if int(steps_per_trial) < 1:
-        raise SearchError(f"steps_per_trial must be at least 1; got {steps_per_trial}.")
-    preset_obj = PRESETS[preset] if isinstance(preset, str) else preset
-    if int(steps_per_trial) <= preset_obj.warmup_steps:
-        # Every trial would end before the generator trained: all would
-        # score the same untrained generator and the "best" be arbitrary.
-        raise SearchError(
-            f"{steps_per_trial} steps per trial end inside the discriminator's "
-            f"{preset_obj.warmup_steps}-step warm-up, so no trial's generator would train; give "
-            "more steps per trial (--steps-per-trial) or a shorter warm-up (--warmup-steps)."
-        )
+    _check_search(tuner, project_name, max_trials, steps_per_trial, preset)
     if not isinstance(data, MnistData):
         data = load_mnist(data)
-    images = validate_images(data.x_train)
-    preset_obj, labels = conditional_labels(preset_obj, data, len(images), conditional, log)
-    if len(images) < preset_obj.batch_size:
-        raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
+    data = data._replace(x_train=validate_images(data.x_train))
+    trial, labels = _trial_config(
+        data, preset, steps_per_trial, quality_n, seed, conditional, tuner, hyperband_epochs, log
+    )
     project_dir = Path(directory) / project_name
     settings = {
         "tuner": tuner,
         "max_trials": int(max_trials),
         "steps_per_trial": int(steps_per_trial),
         "space": json.loads(json.dumps(asdict(space))),
-        "preset": preset_obj.as_dict(),
+        "preset": trial.preset.as_dict(),
         "quality_n": int(quality_n),
         "seed": int(seed),
         "hyperband_epochs": int(hyperband_epochs),
-        "train_images": len(images),
+        "train_images": len(data.x_train),
     }
     is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
     resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
-
-    steps_per_epoch = math.ceil(steps_per_trial / hyperband_epochs) if tuner == "hyperband" else steps_per_trial
-    hypermodel = GANHyperModel(
-        space, preset_obj, steps=steps_per_trial, steps_per_epoch=steps_per_epoch, quality_n=quality_n, seed=seed
+    hypermodel = GANHyperModel(space, trial)
+    tuner_obj = _make_tuner(
+        tuner, hypermodel, directory, project_name, overwrite and not is_worker, max_trials, hyperband_epochs, seed
     )
-    common = dict(
-        objective=kt.Objective(OBJECTIVE, "min"),
-        directory=directory,
-        project_name=project_name,
-        overwrite=overwrite and not is_worker,
-        seed=seed,
-    )
-    if tuner == "hyperband":
-        tuner_obj = _progress_tuner(kt.Hyperband)(hypermodel, max_epochs=hyperband_epochs, factor=3, **common)
-    else:
-        tuner_obj = _progress_tuner(TUNERS[tuner])(hypermodel, max_trials=max_trials, **common)
     tuner_obj.log = log
     if not is_worker:
         project_dir.mkdir(parents=True, exist_ok=True)  # keras-tuner's overwrite removes it
@@ -385,22 +338,61 @@ def run_search(
     role = "chief" if dist.is_chief_oracle() else ("worker " + os.environ["KERASTUNER_TUNER_ID"] if is_worker else "")
     log(
         f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
-        f"on {len(images)} digits; objective {OBJECTIVE} (min) at n={quality_n}"
+        f"on {len(data.x_train)} digits; objective {OBJECTIVE} (min) at n={quality_n}"
     )
-    real_test = data.x_test[:quality_n]
-    tuner_obj.search(images, real_test, labels=labels, verbose=0)
+    tuner_obj.search(data, labels=labels, verbose=0)
     result = SearchResult(project_dir=str(project_dir), trained_here=tuner_obj.trained_here)
     if is_worker:
         return result
     if reference is not None:
-        result.reference = reference_trial(
-            hypermodel, project_dir, images, real_test, *reference, log=log, labels=labels
-        )
+        result.reference = reference_trial(hypermodel, project_dir, data, *reference, log=log, labels=labels)
     return write_report(tuner_obj, result, log=log)
 
 
+def _check_search(tuner: str, project_name: str, max_trials: int, steps_per_trial: int, preset) -> None:
+    if tuner not in TUNERS:
+        raise SearchError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
+    _check_project_name(project_name)
+    if int(max_trials) < 1:
+        raise SearchError(f"max_trials must be at least 1; got {max_trials}.")
+    if int(steps_per_trial) < 1:
+        raise SearchError(f"steps_per_trial must be at least 1; got {steps_per_trial}.")
+    warmup = RunConfig(preset=preset).preset.warmup_steps
+    if int(steps_per_trial) <= warmup:
+        # Every trial would end before the generator trained: all would
+        # score the same untrained generator and the "best" be arbitrary.
+        raise SearchError(
+            f"{steps_per_trial} steps per trial end inside the discriminator's {warmup}-step warm-up, so no "
+            "trial's generator would train; give more steps per trial (--steps-per-trial) or a shorter warm-up "
+            "(--warmup-steps)."
+        )
+
+
+def _trial_config(data, preset, steps, quality_n, seed, conditional, tuner, hyperband_epochs, log):
+    """The run every trial makes (its learning rates aside), and its labels."""
+    config = RunConfig(preset=preset, steps=int(steps), quality_n=int(quality_n), seed=int(seed))
+    preset, labels = conditional_labels(config.preset, data, len(data.x_train), conditional, log)
+    if len(data.x_train) < preset.batch_size:
+        raise SearchError(f"the dataset holds {len(data.x_train)} images, fewer than one batch of {preset.batch_size}.")
+    epoch = math.ceil(steps / hyperband_epochs) if tuner == "hyperband" else int(steps)
+    return config.with_(preset=preset, steps_per_epoch=epoch), labels
+
+
+def _make_tuner(tuner, hypermodel, directory, project_name, overwrite, max_trials, hyperband_epochs, seed):
+    common = dict(
+        objective=kt.Objective(OBJECTIVE, "min"),
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        seed=seed,
+    )
+    if tuner == "hyperband":
+        return _progress_tuner(kt.Hyperband)(hypermodel, max_epochs=hyperband_epochs, factor=3, **common)
+    return _progress_tuner(TUNERS[tuner])(hypermodel, max_trials=max_trials, **common)
+
+
 def reference_trial(
-    hypermodel: GANHyperModel, project_dir: Path, images, real_test, lr_d: float, lr_g: float, log=print, labels=None
+    hypermodel: GANHyperModel, project_dir: Path, data: MnistData, lr_d: float, lr_g: float, log=print, labels=None
 ) -> dict:
     """Train the same budget at fixed learning rates (by default the
     original design's) so the search's winner has something to beat. Kept in
@@ -414,7 +406,7 @@ def reference_trial(
     hypermodel.space.declare(hp)
     hp.values.update(lr_d=lr_d, ratio=lr_g / lr_d)
     log(f"reference run: lr_D {lr_d:.2e}, lr_G {lr_g:.2e}, same budget")
-    figures = hypermodel.fit(hp, hypermodel.build(hp), images, real_test, labels=labels)
+    figures = hypermodel.fit(hp, hypermodel.build(hp), data, labels=labels)
     row = {
         "trial": "reference",
         "status": "COMPLETED",

@@ -22,7 +22,7 @@ def short_run(tmp_path_factory, subset):
     return train(
         str(out),
         data,
-        PRESETS["stable"].with_(batch_size=16, warmup_steps=2),
+        preset=PRESETS["stable"].with_(batch_size=16, warmup_steps=2),
         steps=12,
         steps_per_epoch=4,
         quality_n=150,
