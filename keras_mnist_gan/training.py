@@ -26,7 +26,7 @@ from .callbacks import (
     StopAtStep,
     StopOnNonFinite,
 )
-from .data import NUM_CLASSES, MnistData, load_mnist, validate_images, validate_labels
+from .data import NUM_CLASSES, MnistData, load_mnist, num_classes_of_data, validate_images, validate_labels
 from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
@@ -66,9 +66,10 @@ class RunResult:
     out_of_time: bool = False  # stopped by the ``minutes`` budget before ``steps``
 
 
-def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
-    """A compiled GAN of the seed architecture with the preset's optimizers."""
-    classes = NUM_CLASSES if preset.conditional else None
+def build_gan(preset: Preset, seed: int | None = 0, num_classes: int | None = None) -> GAN:
+    """A compiled GAN of the seed architecture with the preset's optimizers;
+    a conditional preset's has ``num_classes`` classes (default MNIST's 10)."""
+    classes = (num_classes or NUM_CLASSES) if preset.conditional else None
     gan = GAN(
         build_discriminator(seed=seed, num_classes=classes),
         build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100, num_classes=classes),
@@ -98,18 +99,22 @@ def conditional_labels(
                 "digits of each class from labelled digits; train --unconditional on it."
             )
         log(
-            f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
-            "learns each digit from labelled digits)."
+            f"note: {data.source} has no labels ({data.labels_from}), so this trains the unconditional GAN (a "
+            "conditional one learns each digit from labelled digits)."
         )
         preset = replace(preset, conditional=False)
     if not preset.conditional:
         return preset, None
-    return preset, validate_labels(data.y_train, n_images, f"{data.source}: y_train")
+    names = data.class_names
+    return preset, validate_labels(data.y_train, n_images, f"{data.source}: y_train", names and len(names))
 
 
 def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> dict:
     """What makes two invocations the same run (the step budget may grow)."""
-    return {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
+    identity = {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
+    if data.class_names is not None and preset.conditional:  # `rundir.run_class_names` reads them back
+        identity["class_names"] = list(data.class_names)
+    return identity
 
 
 def _fit_plan(done: int, steps: int, steps_per_epoch: int) -> list[tuple[int, int, int]]:
@@ -190,7 +195,9 @@ def train(
         data = load_mnist(data)
     images = validate_images(data.x_train)
     notes: list[str] = []  # said once training starts, not on a run that is already done
+    notes += data.notes
     preset, labels = conditional_labels(preset, data, len(images), conditional, notes.append)
+    classes = None if labels is None else num_classes_of_data(data, labels)
     batches_per_pass = len(images) // preset.batch_size
     if batches_per_pass < 1:
         raise ValueError(f"the dataset holds {len(images)} images, fewer than one batch of {preset.batch_size}.")
@@ -224,6 +231,10 @@ def train(
                 raise TrainingError(
                     f"{files['gan']}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d."
                 )
+            if gan.num_classes != classes:
+                raise TrainingError(
+                    f"{files['gan']}: its GAN has {gan.num_classes or 'no'} classes, the data {classes or 'none'}."
+                )
             done = int(gan.step.numpy())
             if done >= steps:
                 log(f"run is already at step {done} of {steps}; raise --steps to train on")
@@ -239,7 +250,7 @@ def train(
             _check_warmup(steps, preset.warmup_steps)
             for note in notes:
                 log(note)
-            gan = build_gan(preset, seed=seed)
+            gan = build_gan(preset, seed=seed, num_classes=classes)
             done = 0
         write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": steps_per_epoch})
         return _fit_run(

@@ -27,7 +27,7 @@ import keras
 import keras_tuner as kt
 
 from .callbacks import CalibrateBatchNorm, DiscriminatorWarmup, QualityMetrics, StopAtStep, StopOnNonFinite
-from .data import MnistData, load_mnist, validate_images
+from .data import MnistData, load_mnist, num_classes_of_data, validate_images
 from .pipeline import make_dataset
 from .training import conditional_labels
 from .presets import (
@@ -106,8 +106,10 @@ class GANHyperModel(kt.HyperModel):
         seed: int = 0,
         evaluator=None,
         name: str = "mnist_gan",
+        num_classes: int | None = None,
     ):
         super().__init__(name=name, tunable=True)
+        self.num_classes = num_classes  # a conditional preset's classes (None: MNIST's 10)
         self.space = space
         self.preset = PRESETS[preset] if isinstance(preset, str) else preset
         if int(steps) < 1:
@@ -141,7 +143,7 @@ class GANHyperModel(kt.HyperModel):
         # Every trial starts from the same weights and noise, so trials
         # differ by their hyperparameters alone.
         keras.utils.set_random_seed(self.seed)
-        return build_gan(self.preset_for(hp), seed=self.seed)
+        return build_gan(self.preset_for(hp), seed=self.seed, num_classes=self.num_classes)
 
     def fit(
         self,
@@ -342,6 +344,8 @@ def run_search(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
+    for note in data.notes:
+        log(note)
     preset_obj, labels = conditional_labels(preset_obj, data, len(images), conditional, log)
     if len(images) < preset_obj.batch_size:
         raise SearchError(f"the dataset holds {len(images)} images, fewer than one batch of {preset_obj.batch_size}.")
@@ -362,7 +366,13 @@ def run_search(
 
     steps_per_epoch = math.ceil(steps_per_trial / hyperband_epochs) if tuner == "hyperband" else steps_per_trial
     hypermodel = GANHyperModel(
-        space, preset_obj, steps=steps_per_trial, steps_per_epoch=steps_per_epoch, quality_n=quality_n, seed=seed
+        space,
+        preset_obj,
+        steps=steps_per_trial,
+        steps_per_epoch=steps_per_epoch,
+        quality_n=quality_n,
+        seed=seed,
+        num_classes=None if labels is None else num_classes_of_data(data, labels),
     )
     common = dict(
         objective=kt.Objective(OBJECTIVE, "min"),
