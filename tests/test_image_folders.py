@@ -3,6 +3,7 @@ names kept with the run), or the images directly in DIR (unconditional)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -44,16 +45,23 @@ def image_folder(root, per_class: int = 24, classes=CLASSES):
 
 
 def test_class_folders_train_a_conditional_gan_sampled_by_name(tmp_path, capsys):
-    data = image_folder(tmp_path / "animals")
+    # 430 images a class: 43 held back of each, the 129 a Fréchet distance needs
+    data = image_folder(tmp_path / "animals", per_class=430)
     run = tmp_path / "run"
     argv = ["train", "--data", str(data), "--out", str(run), "--steps", "4", "--batch-size", "16"]
-    assert main(argv + ["--warmup-steps", "2", "--quality-n", "0", "--quiet", "--no-health"]) == 0, capsys.readouterr()
+    argv += ["--warmup-steps", "2", "--quality-n", "129", "--quiet", "--no-health"]
+    assert main(argv) == 0, capsys.readouterr()
     out = capsys.readouterr().out
-    assert "skipped 1 file(s) that are not readable images: dog/broken.png" in out
-    assert "6 resized to 28x28 and 6 converted to grayscale (from RGB)" in out
-    assert "held back as the test images" in out
+    assert "skipped 1 file(s) that are not readable images: dog/broken.png (cannot identify image file)" in out
+    assert "of its 1290 images, 6 resized to 28x28 and 6 converted to grayscale (from RGB)" in out
+    assert "129 of its 1290 images (10% of each class) are held back as the test images" in out
     config = json.loads((run / "config.json").read_text())
-    assert config["class_names"] == list(CLASSES)
+    assert config["class_names"] == list(CLASSES) and config["train_images"] == 1290 - 129
+    history = (run / "history.csv").read_text().splitlines()
+    fid = float(history[-1].split(",")[history[0].split(",").index("val_fid")])
+    assert np.isfinite(fid)  # against the held-back images
+    assert main(argv) == 0  # the same run: its identity, class names included, matches
+    assert "already at step 4" in capsys.readouterr().out
 
     from keras_mnist_gan.models import num_classes_of
     from keras_mnist_gan.saving import load_generator
@@ -75,6 +83,19 @@ def test_class_folders_train_a_conditional_gan_sampled_by_name(tmp_path, capsys)
     assert "'lion' is not a class of" in err and "(cat, dog, zebra; or their numbers 0 to 2)" in err
     assert main(["sample", "--model", model, "--digit", "3", "--out", str(tmp_path / "x.png")]) == 1
     assert "draws classes from 0 to 2; got 3" in capsys.readouterr().err
+
+    import keras
+
+    from keras_mnist_gan.rundir import run_class_names
+    from keras_mnist_gan.webpage import site_manifest
+
+    assert run_class_names(run / "gan.keras", 3) == list(CLASSES) and run_class_names(model, 10) is None
+    if keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tf2onnx"):
+        assert main(["web", "--model", model, "--out", str(tmp_path / "site")]) == 0
+        info = json.loads((tmp_path / "site" / "model.json").read_text())
+    else:
+        info = site_manifest(load_generator(model), "generator.keras", run_class_names(model, 3))
+    assert info["num_classes"] == 3 and info["class_names"] == list(CLASSES)
 
 
 def test_folder_reads_like_image_dataset_from_directory(tmp_path):
