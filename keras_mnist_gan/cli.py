@@ -239,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GAN on MNIST and save it")
     t.add_argument(
         "--data",
-        help="mnist.npz or a directory of IDX files (default: $KERAS_MNIST_GAN_DATA, "
-        "the Keras cache, a download, else the shipped subset)",
+        help="mnist.npz, a directory of IDX files, or a folder of images with one subfolder per class "
+        "(see docs/data.md; default: $KERAS_MNIST_GAN_DATA, the Keras cache, a download, else the shipped subset)",
     )
     t.add_argument("--out", default="run", help="directory for the model files, grids and history (default: run)")
     t.add_argument(
@@ -457,6 +457,8 @@ def _evaluate(args) -> None:
     generator = load_generator(args.model)
     evaluator = Evaluator.load(args.evaluator)
     data = load_mnist(args.data)
+    for note in data.notes:  # a folder of images: what was resized, skipped, held back
+        print(note)
     n = min(args.n, len(data.x_test))
     if n < MIN_FID_DIGITS:
         raise ValueError(
