@@ -535,7 +535,8 @@ def _read_images(files: list[Path], root: Path):
             x, was_resized, mode, is_dark = _read_image(path)
         except Exception as e:  # noqa: BLE001 (Pillow raises many kinds: never a traceback)
             text = str(e).split(": ", 1)[1] if isinstance(e, DataError) and ": " in str(e) else str(e)
-            text = re.sub(r"\s*<[^>]*>", "", text).strip()  # Pillow names the file object: <_io.BufferedReader ...>
+            # Pillow names the file object (<_io.BufferedReader ...>); open_regular adds advice on --data
+            text = re.sub(r"\s*<[^>]*>", "", text).split(";")[0].strip()
             bad.append((os.path.relpath(path, root), (text or type(e).__name__).splitlines()[0][:120]))
             continue
         images.append(x)
@@ -555,7 +556,7 @@ def _held_back(labels: np.ndarray, share: float) -> np.ndarray:
     test = np.zeros(len(labels), bool)
     for c in np.unique(labels):
         where = np.flatnonzero(labels == c)
-        k = min(int(round(len(where) * share)), len(where) - 1)
+        k = min(int(len(where) * share + 0.5), len(where) - 1)  # halves up: 1 of 5
         test[rng.permutation(where)[:k]] = True
     return test
 

@@ -161,3 +161,19 @@ def test_unreadable_files_in_one_line_and_no_images_refused(tmp_path):
     (empty / "readme.txt").write_text("no images")
     with pytest.raises(DataError, match=r"holds no images \(\.png.*and no IDX files; give a folder of images"):
         load_path(empty)
+
+
+def test_labels_past_nine_make_more_classes(subset):
+    """EMNIST letters' labels go from 1 to 26: a GAN of 27 classes."""
+    from keras_mnist_gan.data import MnistData, num_classes_of_data, validate_labels
+    from keras_mnist_gan.models import num_classes_of
+    from keras_mnist_gan.training import build_gan
+
+    y = np.arange(100) % 26 + 1
+    data = MnistData(subset.x_train[:100], y, subset.x_test[:10], y[:10], "letters")
+    preset, labels = conditional_labels(PRESETS[DEFAULT_PRESET], data, 100)
+    assert preset.conditional and num_classes_of_data(data, labels) == 27
+    assert num_classes_of(build_gan(preset, seed=0, num_classes=27).generator) == 27
+    assert num_classes_of_data(data._replace(y_train=y % 5), y % 5) == 10  # MNIST's ten at least
+    with pytest.raises(DataError, match="from 0 to 2"):
+        validate_labels(y, 100, num_classes=3)
