@@ -64,16 +64,23 @@ def _digit_classes(text: str) -> list[int | str]:
             digits.append(part.strip())  # a class name ("t-shirt" too)
             continue
         if not 0 <= low <= high < MAX_CLASSES:
-            raise argparse.ArgumentTypeError(f"digits go from 0 to 9 and a range from low to high, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"classes go from 0 to {MAX_CLASSES - 1} and a range from low to high, got {text!r}"
+            )
         digits.extend(range(low, high + 1))
     return digits
 
 
 def _resolve_classes(digits: list[int | str], classes: int, names: list[str] | None, text: str, model: str):
     """`_digit_classes`'s numbers and names as class numbers of a generator
-    of ``classes`` classes named ``names`` (None: known by number only)."""
+    of ``classes`` classes named ``names`` (None: known by number only). A
+    number that is a class's name (class folders 0/ to 25/, sorted 0, 1,
+    10, ...) means that class."""
     out = []
     for d in digits:
+        if isinstance(d, int) and names and str(d) in names:
+            out.append(names.index(str(d)))
+            continue
         if isinstance(d, int):
             if d >= classes:
                 raise ValueError(f"--digit {text}: {model} draws classes from 0 to {classes - 1}; got {d}.")

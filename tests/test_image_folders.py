@@ -177,3 +177,14 @@ def test_labels_past_nine_make_more_classes(subset):
     assert num_classes_of_data(data._replace(y_train=y % 5), y % 5) == 10  # MNIST's ten at least
     with pytest.raises(DataError, match="from 0 to 2"):
         validate_labels(y, 100, num_classes=3)
+
+
+def test_digit_names_and_numbers_resolve_against_the_model():
+    from keras_mnist_gan.cli import _digit_classes, _resolve_classes
+
+    names = sorted(str(i) for i in range(12))  # folders 0/ to 11/: "0", "1", "10", "11", "2", ...
+    assert _resolve_classes(_digit_classes("10,2"), 12, names, "10,2", "m") == [2, 4]  # the folders' names
+    assert _resolve_classes(_digit_classes("ZEBRA,0-1"), 3, list(CLASSES), "", "m") == [2, 0, 1]
+    assert _resolve_classes(_digit_classes("t-shirt"), 2, ["t-shirt", "bag"], "", "m") == [0]
+    with pytest.raises(ValueError, match="from 0 to 2; got 5"):
+        _resolve_classes(_digit_classes("5"), 3, list(CLASSES), "5", "m")
