@@ -512,7 +512,9 @@ def _read_image(path: Path) -> tuple[np.ndarray, bool, str | None, bool]:
         if mode != "L":
             # Transparent pixels become black: the background of light-on-dark MNIST.
             has_alpha = "A" in mode or "transparency" in im.info
-            if has_alpha:
+            if mode.startswith("I;16"):  # 16-bit grayscale: Pillow's convert("L") would clip it at 255
+                im = Image.fromarray(np.round(np.asarray(im, np.float64) / 257.0).astype(np.uint8), "L")
+            elif has_alpha:
                 la = np.asarray(im.convert("RGBA").convert("LA"), np.float32)
                 im = Image.fromarray(np.round(la[..., 0] * la[..., 1] / 255.0).astype(np.uint8), "L")
             else:
@@ -636,11 +638,14 @@ def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_
         x_test, x_train = x_train[share], x_train[~share]
         if y_train is not None:
             y_test, y_train = y_train[share], y_train[~share]
-        notes.append(
-            f"note: {d}: no train/ and test/ folders, so {int(share.sum())} of its {len(share)} images "
-            f"({test_share:.0%}{' of each class' if y_train is not None else ''}) are held back as the test images "
-            "of the quality figures."
-        )
+        if share.any():
+            notes.append(
+                f"note: {d}: no train/ and test/ folders, so {int(share.sum())} of its {len(share)} images "
+                f"({test_share:.0%}{' of each class' if y_train is not None else ''}) are held back as the test "
+                "images of the quality figures."
+            )
+        else:
+            notes.append(f"note: {d}: too few images to hold any back as test images: no quality figures.")
     elif not x_test:
         raise DataError(f"{d / 'test'}: holds no readable images; give it some, or leave out test/ and train/.")
     else:
