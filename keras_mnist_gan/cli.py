@@ -39,21 +39,71 @@ def _digit_count(text: str) -> int:
     return value
 
 
-def _digit_classes(text: str) -> list[int]:
-    """``3``, ``0-9``, ``1,7`` or ``0-4,7``: the digits, in the order given."""
-    digits = []
+class _Classes(list):
+    """`_digit_classes`'s answer, which remembers the text it was read from."""
+
+    text = ""
+
+
+def _digit_classes(text: str) -> list[int | str]:
+    """``3``, ``0-9``, ``1,7``, ``0-4,7`` or class names (``cat``,
+    ``cat,dog``): the classes, in the order given. Numbers are checked
+    against the model's classes, and names looked up, once it is loaded
+    (`_resolve_classes`)."""
+    from .data import MAX_CLASSES
+
+    digits = _Classes()
+    digits.text = text
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
         try:
             low, high = int(first), int(last if dash else first)
         except ValueError:
+            if not part.strip():
+                raise argparse.ArgumentTypeError(
+                    f"expected a digit (3), a range (0-9), a list (1,7) or a class name, got {text!r}"
+                ) from None
+            digits.append(part.strip())  # a class name ("t-shirt" too)
+            continue
+        if not 0 <= low <= high < MAX_CLASSES:
             raise argparse.ArgumentTypeError(
-                f"expected a digit (3), a range (0-9) or a list (1,7), got {text!r}"
-            ) from None
-        if not 0 <= low <= high <= 9:
-            raise argparse.ArgumentTypeError(f"digits go from 0 to 9 and a range from low to high, got {text!r}")
+                f"classes go from 0 to {MAX_CLASSES - 1} and a range from low to high, got {text!r}"
+            )
         digits.extend(range(low, high + 1))
     return digits
+
+
+def _resolve_classes(digits: list[int | str], classes: int, names: list[str] | None, text: str, model: str):
+    """`_digit_classes`'s numbers and names as class numbers of a generator
+    of ``classes`` classes named ``names`` (None: known by number only). A
+    number that is a class's name (class folders 0/ to 25/, sorted 0, 1,
+    10, ...) means that class."""
+    out = []
+    for d in digits:
+        if isinstance(d, int) and names and str(d) in names:
+            out.append(names.index(str(d)))
+            continue
+        if isinstance(d, int):
+            if d >= classes:
+                raise ValueError(f"--digit {text}: {model} draws classes from 0 to {classes - 1}; got {d}.")
+            out.append(d)
+            continue
+        matches = [i for i, name in enumerate(names or []) if name == d] or [
+            i for i, name in enumerate(names or []) if name.casefold() == d.casefold()
+        ]
+        if len(matches) == 1:
+            out.append(matches[0])
+        elif names:
+            shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+            raise ValueError(
+                f"--digit {text}: {d!r} is not a class of {model} ({shown}; or their numbers 0 to {classes - 1})."
+            )
+        else:
+            raise ValueError(
+                f"--digit {text}: {d!r} is not a class number, and {model} has no class names (a run on a folder "
+                "of class subfolders keeps them in its config.json); give a digit (3), a range (0-9) or a list (1,7)."
+            )
+    return out
 
 
 def _nonnegative_int(text: str) -> int:
@@ -197,8 +247,8 @@ def _add_run_arguments(t: argparse.ArgumentParser) -> None:
 
     t.add_argument(
         "--data",
-        help="mnist.npz or a directory of IDX files (default: $KERAS_MNIST_GAN_DATA, "
-        "the Keras cache, a download, else the shipped subset)",
+        help="mnist.npz, a directory of IDX files, or a folder of images with one subfolder per class "
+        "(see docs/data.md; default: $KERAS_MNIST_GAN_DATA, the Keras cache, a download, else the shipped subset)",
     )
     t.add_argument(
         "--out",
@@ -329,8 +379,8 @@ def _add_sample_parser(sub) -> None:
     s.add_argument(
         "--digit",
         type=_digit_classes,
-        help="conditional models: draw this digit (3), or one row per digit of a range or list "
-        "(0-9, 1,7); default: each digit's class at random",
+        help="conditional models: draw this digit (3) or class name (cat), or one row per class of a range "
+        "or list (0-9, 1,7, cat,dog); default: each digit's class at random",
     )
     s.add_argument(
         "--interpolate",
@@ -478,6 +528,8 @@ def _evaluate(args) -> None:
     generator = load_generator(args.model)
     evaluator = Evaluator.load(args.evaluator)
     data = load_mnist(args.data)
+    for note in data.notes:  # a folder of images: what was resized, skipped, held back
+        print(note)
     n = min(args.n, len(data.x_test))
     if n < MIN_FID_DIGITS:
         raise ValueError(
@@ -707,8 +759,13 @@ def _web(args) -> None:
     check_site_folder(args.out)
     require("onnx")
     _writable_dir(args.out)  # the nearest folder that exists: '.' itself for --out .
+    from .models import num_classes_of
+    from .rundir import run_class_names
+
     model = args.model or shipped_model("generator.keras")
-    files = write_site(load_generator(model), args.out, source=os.path.basename(model))
+    generator = load_generator(model)
+    names = run_class_names(model, num_classes_of(generator))
+    files = write_site(generator, args.out, source=os.path.basename(model), class_names=names)
     print(
         f"wrote {args.out}/ ({len(files)} files, {_size(args.out)}). Serve it with\n"
         f"  python -m http.server -d {args.out}\n"
@@ -784,7 +841,8 @@ def _sample(args) -> None:
     check_grid_size(args.out, n, cols, scale=3 if animate else 2)
     for target in filter(None, (args.out, args.npy)):
         _check_output_file(target, "--npy" if target is args.npy else "--out")
-    generator = load_generator(args.model or shipped_model("generator.keras"))
+    model = args.model or shipped_model("generator.keras")
+    generator = load_generator(model)
     classes = num_classes_of(generator)
     if args.digit is not None and classes is None:
         raise ValueError(
@@ -792,6 +850,12 @@ def _sample(args) -> None:
             "particular class); use a conditional one (what train makes by default, or the shipped "
             "saved_models/generator.keras)."
         )
+    if digits is not None:
+        from .rundir import run_class_names
+
+        text = getattr(digits, "text", ",".join(map(str, digits)))
+        where = args.model or "the shipped generator"
+        digits = _resolve_classes(digits, classes, run_class_names(model, classes), text, where)
     if animate:
         from .visuals import interpolation_gif
 

@@ -233,3 +233,28 @@ def forget_after(out_dir: str, step: int) -> float:
     for name in RUN_FILES + (CONFIG, "gan", "generator"):  # "gan": save_model_atomic's .gan.tmp-PID.keras
         remove_stale_temporaries(out_dir, name)
     return seconds
+
+
+def run_class_names(model_path: str | os.PathLike, num_classes: int | None) -> list[str] | None:
+    """The class names of the run a model file belongs to: those the run's
+    config.json beside it holds (a run on a folder of images with one
+    subfolder per class), if there are ``num_classes`` of them; else None
+    (the classes are known by their numbers).
+
+    The one place that knows where class names are kept: `sample --digit
+    NAME` and the web page's digit selector read them through it.
+    """
+    if not num_classes:
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_path))), CONFIG)
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > 1 << 20:  # a run's config is a few kB
+            return None
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return None
+    names = saved.get("class_names") if isinstance(saved, dict) else None
+    if not isinstance(names, list) or len(names) != num_classes or not all(isinstance(n, str) for n in names):
+        return None
+    return names

@@ -26,7 +26,7 @@ from .callbacks import (
     StopAtStep,
     StopOnNonFinite,
 )
-from .data import NUM_CLASSES, MnistData, load_mnist, validate_images, validate_labels
+from .data import NUM_CLASSES, MnistData, load_mnist, num_classes_of_data, validate_images, validate_labels
 from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
@@ -54,9 +54,10 @@ class RunResult:
     out_of_time: bool = False  # stopped by the ``minutes`` budget before ``steps``
 
 
-def build_gan(preset: Preset, seed: int | None = 0) -> GAN:
-    """A compiled GAN of the seed architecture with the preset's optimizers."""
-    classes = NUM_CLASSES if preset.conditional else None
+def build_gan(preset: Preset, seed: int | None = 0, num_classes: int | None = None) -> GAN:
+    """A compiled GAN of the seed architecture with the preset's optimizers;
+    a conditional preset's has ``num_classes`` classes (default MNIST's 10)."""
+    classes = (num_classes or NUM_CLASSES) if preset.conditional else None
     gan = GAN(
         build_discriminator(seed=seed, num_classes=classes),
         build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100, num_classes=classes),
@@ -86,18 +87,22 @@ def conditional_labels(
                 "digits of each class from labelled digits; train --unconditional on it."
             )
         log(
-            f"note: {data.source} has no labels (y_train), so this trains the unconditional GAN (a conditional one "
-            "learns each digit from labelled digits)."
+            f"note: {data.source} has no labels ({data.labels_from}), so this trains the unconditional GAN (a "
+            "conditional one learns each digit from labelled digits)."
         )
         preset = replace(preset, conditional=False)
     if not preset.conditional:
         return preset, None
-    return preset, validate_labels(data.y_train, n_images, f"{data.source}: y_train")
+    names = data.class_names
+    return preset, validate_labels(data.y_train, n_images, f"{data.source}: y_train", names and len(names))
 
 
 def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> dict:
     """What makes two invocations the same run (the step budget may grow)."""
-    return {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
+    identity = {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
+    if data.class_names is not None and preset.conditional:  # `rundir.run_class_names` reads them back
+        identity["class_names"] = list(data.class_names)
+    return identity
 
 
 def _fit_plan(done: int, steps: int, steps_per_epoch: int) -> list[tuple[int, int, int]]:
@@ -156,16 +161,16 @@ def train(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = validate_images(data.x_train)
-    notes: list[str] = []  # said once training starts, not on a run that is already done
+    notes = list(data.notes)  # said once training starts, not on a run that is already done
     preset, labels = conditional_labels(config.preset, data, len(images), config.conditional, notes.append)
     config = config.with_(preset=preset)
+    classes = None if labels is None else num_classes_of_data(data, labels)
     steps = config.total_steps(len(images))
     os.makedirs(out_dir, exist_ok=True)
     with RunLock(out_dir):
         identity = _run_identity(preset, config.seed, data, len(images))
-        run = _Run(
-            out_dir, config, steps, config.epoch_steps(steps), started, resuming=prepare(out_dir, identity, resume)
-        )
+        run = _Run(out_dir, config, steps, config.epoch_steps(steps), started, classes)
+        run.resuming = prepare(out_dir, identity, resume)
         keras.utils.set_random_seed(config.seed)
         gan = _start_or_resume(run, log)
         if run.already_done:
@@ -189,6 +194,7 @@ class _Run:
     steps: int
     steps_per_epoch: int
     started: float
+    num_classes: int | None  # the conditional GAN's classes (None: unconditional)
     resuming: bool = False
     done: int = 0
     seconds_before: float = 0.0
@@ -205,11 +211,15 @@ def _start_or_resume(run: _Run, log) -> GAN:
     preset = run.config.preset
     if not run.resuming:
         _check_warmup(run.steps, preset.warmup_steps)
-        return build_gan(preset, seed=run.config.seed)
+        return build_gan(preset, seed=run.config.seed, num_classes=run.num_classes)
     path = run.files["gan"]
     gan = load_gan(path)
     if gan.noise_dim != preset.noise_dim:
         raise TrainingError(f"{path}: its generator takes {gan.noise_dim}-d noise, the preset {preset.noise_dim}-d.")
+    if gan.num_classes != run.num_classes:
+        raise TrainingError(
+            f"{path}: its GAN has {gan.num_classes or 'no'} classes, the data {run.num_classes or 'none'}."
+        )
     run.done = int(gan.step.numpy())
     if run.done >= run.steps:
         log(f"run is already at step {run.done} of {run.steps}; raise --steps to train on")

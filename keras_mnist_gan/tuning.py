@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .data import MnistData, load_mnist, validate_images
+from .data import MnistData, load_mnist, num_classes_of_data, validate_images
 from .presets import (
     DEFAULT_HYPERBAND_EPOCHS,
     DEFAULT_MAX_TRIALS,
@@ -106,8 +106,11 @@ class GANHyperModel(kt.HyperModel):
         config: RunConfig | None = None,
         evaluator=None,
         name: str = "mnist_gan",
+        num_classes: int | None = None,
     ):
+        """``num_classes``: a conditional preset's classes (None: MNIST's 10)."""
         super().__init__(name=name, tunable=True)
+        self.num_classes = num_classes
         self.space = space
         config = config or RunConfig(steps=DEFAULT_STEPS_PER_TRIAL)
         # A trial has no folder and no health monitor; its figure is its end.
@@ -150,7 +153,7 @@ class GANHyperModel(kt.HyperModel):
         # Every trial starts from the same weights and noise, so trials
         # differ by their hyperparameters alone.
         keras.utils.set_random_seed(self.config.seed)
-        return build_gan(self.trial_config(hp).preset, seed=self.config.seed)
+        return build_gan(self.trial_config(hp).preset, seed=self.config.seed, num_classes=self.num_classes)
 
     def fit(self, hp, model, data: MnistData, callbacks=None, epochs: int | None = None, labels=None, **kwargs) -> dict:
         config = self.trial_config(hp)
@@ -307,6 +310,8 @@ def run_search(
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     data = data._replace(x_train=validate_images(data.x_train))
+    for note in data.notes:
+        log(note)
     trial, labels = _trial_config(
         data, preset, steps_per_trial, quality_n, seed, conditional, tuner, hyperband_epochs, log
     )
@@ -324,7 +329,8 @@ def run_search(
     }
     is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
     resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
-    hypermodel = GANHyperModel(space, trial)
+    classes = None if labels is None else num_classes_of_data(data, labels)
+    hypermodel = GANHyperModel(space, trial, num_classes=classes)
     tuner_obj = _make_tuner(
         tuner, hypermodel, directory, project_name, overwrite and not is_worker, max_trials, hyperband_epochs, seed
     )

@@ -37,14 +37,16 @@ MODEL_FILE = "generator.onnx"
 SITE_FILES = frozenset(PAGE_FILES + ("model.json", MODEL_FILE) + tuple(f"vendor/{n}" for n in VENDOR_FILES))
 
 
-def site_manifest(generator: keras.Model, source: str) -> dict:
-    """What the page reads from model.json."""
+def site_manifest(generator: keras.Model, source: str, class_names: list[str] | None = None) -> dict:
+    """What the page reads from model.json. ``class_names``: what the digit
+    selector shows for each class (None: the class numbers)."""
     return {
         "model": MODEL_FILE,
         "source": source,
         "version": __version__,
         "noise_dim": noise_dim_of(generator),
         "num_classes": num_classes_of(generator),
+        "class_names": list(class_names) if class_names else None,
         "inputs": {"noise": "noise", "label": "label"},
         "output": OUTPUT_NAME,
         "grid": {"n": GRID_DIGITS, "per_digit_cols": GRID_COLS_PER_DIGIT, "pad": GRID_PAD, "grey": GRID_GREY},
@@ -75,12 +77,15 @@ def check_site_folder(out: str | os.PathLike) -> None:
         raise ExportError(str(e)) from None
 
 
-def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "generator") -> list[str]:
+def write_site(
+    generator: keras.Model, out: str | os.PathLike, source: str = "generator", class_names: list[str] | None = None
+) -> list[str]:
     """Write the site for ``generator`` into the folder ``out``; returns the
     files written. ``out`` must be new, empty or a site written before (which
     is replaced whole: see `keras_mnist_gan.outputs`). Built beside ``out``
     and moved there at the end, so an interrupted run leaves the old site or
-    none, never half of one; '.' is filled file by file."""
+    none, never half of one; '.' is filled file by file. ``class_names``
+    name the classes in the page's digit selector."""
     check_site_folder(out)
     require("onnx")
 
@@ -92,7 +97,7 @@ def write_site(generator: keras.Model, out: str | os.PathLike, source: str = "ge
         for name in VENDOR_FILES:
             (site / "vendor" / name).write_bytes((page / "vendor" / name).read_bytes())
         export_generator(generator, site / MODEL_FILE, "onnx")
-        (site / "model.json").write_text(json.dumps(site_manifest(generator, source), indent=2) + "\n")
+        (site / "model.json").write_text(json.dumps(site_manifest(generator, source, class_names), indent=2) + "\n")
 
     files = outputs.write_folder(out, build, _site_file(out), "a site")
     return [f for f in files if not f.endswith("/")]

@@ -62,6 +62,12 @@ CASES = [
         "fewer than one batch",
     ),
     ("--data that does not exist", "train --data {tmp}/nope.npz --out {tmp}/x", 1, "no such file"),
+    (
+        "--data a folder with no images in it",
+        "train --data {noimages} --out {tmp}/x",
+        1,
+        "holds no images (.png, .jpg",
+    ),
     ("--steps 0", "train --steps 0", 2, "must be at least 1"),
     (
         "--conditional with data that has no labels",
@@ -75,7 +81,7 @@ CASES = [
         1,
         "is unconditional",
     ),
-    ("--digit that is not a digit", "sample --digit 12 --out {tmp}/d.png", 2, "from 0 to 9"),
+    ("--digit that is not one of the generator's classes", "sample --digit 12 --out {tmp}/d.png", 1, "from 0 to 9"),
     ("--lr-d 5", "train --lr-d 5", 2, "between 0 and 1"),
     ("--steps abc", "train --steps abc", 2, "expected a whole number"),
     (
@@ -185,7 +191,12 @@ CASES = [
     ),
     ("tune --max-trials 0", "tune --max-trials 0", 2, "must be at least 1"),
     ("--digit a range from high to low", "sample --digit 9-3 --out {tmp}/d.png", 2, "from low to high"),
-    ("--digit a list with a word in it", "sample --digit 1,seven --out {tmp}/d.png", 2, "a list (1,7)"),
+    (
+        "--digit a class name the generator has not",
+        "sample --digit 1,seven --out {tmp}/d.png",
+        1,
+        "has no class names",
+    ),
     ("train --batch-size 20000 (tens of GB in one step)", "train --batch-size 20000", 2, "must be at most 1024"),
     ("train --quality-n 1 (no Fréchet distance on one digit)", "train --quality-n 1", 2, "at least 129 digits"),
     ("evaluate -n 1", "evaluate --model {truncated} -n 1", 2, "at least 129 digits"),
@@ -289,6 +300,9 @@ def places(tmp_path_factory, subset):
         )
         == 0
     )
+    noimages = tmp / "noimages"
+    (noimages / "cat").mkdir(parents=True)
+    (noimages / "README.txt").write_text("no images here")
     foreign = tmp / "foreign"
     foreign.mkdir()
     (foreign / "gan.keras").write_bytes(b"someone else's")
@@ -322,6 +336,7 @@ def places(tmp_path_factory, subset):
         "small": small,
         "run": run,
         "foreign": foreign,
+        "noimages": noimages,
         "readonly": readonly,
         "truncated": tmp / "truncated.keras",
         "text": tmp / "text.keras",

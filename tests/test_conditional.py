@@ -100,8 +100,8 @@ def test_cli_errors_for_digit_without_conditioning_and_conditioning_without_labe
     unconditional = str(shipped_model("unconditional_generator.keras"))
     assert main(["sample", "--model", unconditional, "--digit", "3", "--out", str(tmp_path / "x.png")]) != 0
     assert "unconditional" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # argparse's own error, exit status 2
-        main(["sample", "--digit", "12", "--out", str(tmp_path / "x.png")])
+    # checked against the generator's classes once it is loaded (data may have more than ten)
+    assert main(["sample", "--digit", "12", "--out", str(tmp_path / "x.png")]) == 1
     assert "0 to 9" in capsys.readouterr().err
     unlabelled = tmp_path / "nolabels.npz"
     np.savez(unlabelled, x_train=subset.x_train[:100, ..., 0], x_test=subset.x_test[:50, ..., 0])

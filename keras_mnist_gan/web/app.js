@@ -164,13 +164,19 @@ async function start() {
     `with ${info.noise_dim}-d noise, exported by keras-mnist-gan ${info.version}, drawing here in your browser ` +
     `with ONNX Runtime Web ${ort.env.versions.web || ""}. Nothing is sent anywhere.`;
   if (info.num_classes) {
-    for (let d = 0; d < info.num_classes; d++) $("digit").add(new Option(String(d), String(d)));
+    const names = info.class_names || [];
+    $("digit").querySelector('option[value="rows"]').textContent = names.length
+      ? "every class, a row each" : `0 to ${info.num_classes - 1}, a row each`;
+    for (let d = 0; d < info.num_classes; d++) $("digit").add(new Option(names[d] || String(d), String(d)));
     $("digit-picker").hidden = false;
   }
 
   const params = new URLSearchParams(location.search);
   if (params.has("seed")) $("seed").value = params.get("seed");
-  if (info.num_classes && params.has("digit")) $("digit").value = params.get("digit");
+  if (info.num_classes && params.has("digit")) {
+    const index = (info.class_names || []).indexOf(params.get("digit")); // ?digit=cat as well as ?digit=3
+    $("digit").value = index >= 0 ? String(index) : params.get("digit");
+  }
   const redraw = async () => {
     try {
       $("message").hidden = true;
