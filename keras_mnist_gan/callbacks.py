@@ -11,7 +11,7 @@ import numpy as np
 
 from .sampling import CALIBRATION_DIGITS, balanced_labels, generator_inputs
 from .images import save_grid
-from .presets import DEFAULT_QUALITY_N, GRID_COLS_PER_DIGIT, GRID_DIGITS
+from .presets import DEFAULT_CHECKPOINT_EVERY, DEFAULT_QUALITY_N, GRID_COLS_PER_DIGIT, GRID_DIGITS, SEED_RECIPE
 
 
 class DiscriminatorWarmup(keras.callbacks.Callback):
@@ -24,7 +24,7 @@ class DiscriminatorWarmup(keras.callbacks.Callback):
     knows), which the GAN's step reads (`GAN.phases_at`, `schedule.Schedule`).
     """
 
-    def __init__(self, steps: int = 300):
+    def __init__(self, steps: int = SEED_RECIPE.warmup_steps):
         super().__init__()
         if int(steps) < 0:
             raise ValueError(f"warm-up steps must be >= 0; got {steps}.")
@@ -204,7 +204,7 @@ class Checkpoint(keras.callbacks.Callback):
     step of the latest checkpoint.
     """
 
-    def __init__(self, path: str, every_steps: int = 500):
+    def __init__(self, path: str, every_steps: int = DEFAULT_CHECKPOINT_EVERY):
         super().__init__()
         if int(every_steps) < 1:
             raise ValueError(f"checkpoint interval must be at least 1 step; got {every_steps}.")

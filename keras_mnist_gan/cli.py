@@ -410,7 +410,6 @@ def _add_evaluate_parser(sub) -> None:
 
 def _add_tune_parser(sub) -> None:
     from .presets import (
-        BETA_1_CHOICES,
         DEFAULT_HYPERBAND_EPOCHS,
         DEFAULT_MAX_TRIALS,
         DEFAULT_PRESET,
@@ -418,16 +417,16 @@ def _add_tune_parser(sub) -> None:
         DEFAULT_QUALITY_N,
         DEFAULT_SEED,
         DEFAULT_STEPS_PER_TRIAL,
+        DEFAULT_TUNER,
         DEFAULT_TUNING_DIR,
-        LR_D_RANGE,
-        LR_RATIO_RANGE,
         PRESETS,
+        TUNER_NAMES,
     )
 
     seed = PRESETS["seed"]
     u = sub.add_parser("tune", help="search the learning rates with keras-tuner, judged by val_fid")
     u.add_argument("--data", help="MNIST (default: the usual search)")
-    u.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="bayesian")
+    u.add_argument("--tuner", choices=TUNER_NAMES, default=DEFAULT_TUNER, help="(default %(default)s)")
     u.add_argument(
         "--max-trials",
         type=_positive_int,
@@ -450,21 +449,7 @@ def _add_tune_parser(sub) -> None:
         default=DEFAULT_PRESET,
         help="settings other than the learning rates (default: %(default)s)",
     )
-    u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=LR_D_RANGE)
-    u.add_argument(
-        "--ratio-range",
-        type=_positive_float,
-        nargs=2,
-        metavar=("MIN", "MAX"),
-        default=LR_RATIO_RANGE,
-        help="lr_G / lr_D range (default %(default)s)",
-    )
-    u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
-    u.add_argument(
-        "--tune-beta-1",
-        action="store_true",
-        help="also choose Adam's beta_1 from " + " and ".join(map(str, BETA_1_CHOICES)),
-    )
+    _add_search_space_arguments(u)
     u.add_argument(
         "--conditional",
         action="store_true",
@@ -489,6 +474,26 @@ def _add_tune_parser(sub) -> None:
     )
     u.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
+
+
+def _add_search_space_arguments(u: argparse.ArgumentParser) -> None:
+    from .presets import BETA_1_CHOICES, LR_D_RANGE, LR_RATIO_RANGE
+
+    u.add_argument("--lr-d-range", type=_learning_rate, nargs=2, metavar=("MIN", "MAX"), default=LR_D_RANGE)
+    u.add_argument(
+        "--ratio-range",
+        type=_positive_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=LR_RATIO_RANGE,
+        help="lr_G / lr_D range (default %(default)s)",
+    )
+    u.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start of each trial")
+    u.add_argument(
+        "--tune-beta-1",
+        action="store_true",
+        help="also choose Adam's beta_1 from " + " and ".join(map(str, BETA_1_CHOICES)),
+    )
 
 
 def _add_other_parsers(sub) -> None:
@@ -806,14 +811,29 @@ def _tune(args) -> None:
 
 
 def _sample(args) -> None:
-    from .evaluation import shipped_model
-    from .images import check_grid_size, image_format
-    from .models import noise_dim_of, num_classes_of
-    from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
-    from .sampling import generate, generator_inputs
-    from .saving import load_generator
+    from .sampling import generate
 
-    # Everything about the output is checked before the model loads.
+    animate, n, cols = _sample_layout(args)
+    generator, classes, digits = _sample_model(args)
+    if args.interpolate:
+        _sample_walks(args, generator, classes, digits, animate, n, cols)
+        return
+    labels = None
+    if digits is not None and len(digits) > 1:
+        labels = _digit_labels(digits, n, cols)
+    elif digits is not None:
+        labels = digits[0]
+    out = generate(generator, n, seed=args.seed, labels=labels)
+    written = _write_samples(out, args, cols)
+    print(f"wrote {n} digits to " + ", ".join(written))
+
+
+def _sample_layout(args) -> tuple[bool, int, int | None]:
+    """Whether `sample` writes an animation, and how many digits in how many
+    columns; everything about the output is checked before the model loads."""
+    from .images import check_grid_size, image_format
+    from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS
+
     image_format(args.out)
     animate = args.interpolate and args.out.lower().endswith(".gif")
     if animate and (args.n or 0) > MAX_GIF_DIGITS:
@@ -828,7 +848,6 @@ def _sample(args) -> None:
             "--npy: an interpolation GIF's digits are its frames; write a grid (--out *.png) to save them as .npy."
         )
     digits = args.digit
-    # The grid's layout: how many digits, in how many columns.
     if animate:
         n, cols = args.n or 16, None
     elif args.interpolate:
@@ -841,10 +860,21 @@ def _sample(args) -> None:
     check_grid_size(args.out, n, cols, scale=3 if animate else 2)
     for target in filter(None, (args.out, args.npy)):
         _check_output_file(target, "--npy" if target is args.npy else "--out")
+    return animate, n, cols
+
+
+def _sample_model(args):
+    """The generator `sample` draws from, its classes and the classes asked
+    for (``--digit``, as class indices)."""
+    from .evaluation import shipped_model
+    from .models import num_classes_of
+    from .saving import load_generator
+
     model = args.model or shipped_model("generator.keras")
     generator = load_generator(model)
     classes = num_classes_of(generator)
-    if args.digit is not None and classes is None:
+    digits = args.digit
+    if digits is not None and classes is None:
         raise ValueError(
             f"--digit: {args.model or 'the shipped generator'} is unconditional (it draws digits of no "
             "particular class); use a conditional one (what train makes by default, or the shipped "
@@ -856,31 +886,25 @@ def _sample(args) -> None:
         text = getattr(digits, "text", ",".join(map(str, digits)))
         where = args.model or "the shipped generator"
         digits = _resolve_classes(digits, classes, run_class_names(model, classes), text, where)
-    if animate:
-        from .visuals import interpolation_gif
+    return generator, classes, digits
 
-        interpolation_gif(
-            generator, args.out, n=n, seed=args.seed, labels=None if digits is None else _digit_labels(digits, n, 1)
-        )
+
+def _sample_walks(args, generator, classes, digits, animate: bool, n: int, cols: int | None) -> None:
+    """`sample --interpolate`: walks between random points of the noise space."""
+    from .models import noise_dim_of
+    from .sampling import generator_inputs
+    from .visuals import interpolation_gif, interpolation_noise
+
+    if animate:
+        labels = None if digits is None else _digit_labels(digits, n, 1)
+        interpolation_gif(generator, args.out, n=n, seed=args.seed, labels=labels)
         print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
         return
-    if args.interpolate:
-        from .visuals import interpolation_noise
-
-        noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)[:n]
-        labels = None if classes is None else _digit_labels(digits or list(range(classes)), len(noise), cols)
-        out = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
-        _write_samples(out, args, cols)
-        print(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points")
-        return
-    labels = None
-    if digits is not None and len(digits) > 1:
-        labels = _digit_labels(digits, n, cols)
-    elif digits is not None:
-        labels = digits[0]
-    out = generate(generator, n, seed=args.seed, labels=labels)
-    written = _write_samples(out, args, cols)
-    print(f"wrote {n} digits to " + ", ".join(written))
+    noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)[:n]
+    labels = None if classes is None else _digit_labels(digits or list(range(classes)), len(noise), cols)
+    out = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
+    _write_samples(out, args, cols)
+    print(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points")
 
 
 def _digit_labels(digits: list[int], n: int, cols: int):

@@ -35,6 +35,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -60,12 +61,18 @@ class DataError(ValueError):
     """A data file is missing, unreadable or not 28x28 single-channel digits."""
 
 
-class MnistData(NamedTuple):
+@dataclass(frozen=True)
+class MnistData:
+    """Training and test digits, valid by construction: images (N, 28, 28, 1),
+    uint8 in [0, 255] or float32 in [0, 1] (`validate_images`), labels int32
+    (N,) from 0 to the number of classes - 1, or None (`validate_labels`).
+    Whoever holds one takes its arrays as they are."""
+
     x_train: np.ndarray
     y_train: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray | None
-    source: str
+    source: str = "arrays"
     # The classes' names, label i being class_names[i] (a folder of images
     # with one subfolder per class); None: the labels are the class numbers.
     class_names: tuple[str, ...] | None = None
@@ -74,6 +81,21 @@ class MnistData(NamedTuple):
     notes: tuple[str, ...] = ()
     # What labels would have come from, for the note on data without them.
     labels_from: str = "y_train"
+
+    def __post_init__(self):
+        classes = None if self.class_names is None else len(self.class_names)
+        for name in ("x_train", "x_test"):
+            object.__setattr__(self, name, validate_images(getattr(self, name), f"{self.source}: {name}"))
+        for name, x in (("y_train", self.x_train), ("y_test", self.x_test)):
+            y = getattr(self, name)
+            if y is not None:
+                if np.ndim(y) >= 1 and len(y) != len(x):
+                    split = name[2:]
+                    raise DataError(f"{self.source}: {len(x)} {split} images but {len(y)} {split} labels.")
+                object.__setattr__(self, name, validate_labels(y, len(x), f"{self.source}: {name}", classes))
+
+    def _replace(self, **changes) -> "MnistData":
+        return replace(self, **changes)
 
 
 def load_mnist(path: str | os.PathLike | None = None, allow_download: bool = True) -> MnistData:
@@ -100,10 +122,7 @@ def load_mnist(path: str | os.PathLike | None = None, allow_download: bool = Tru
             # there is a network; say nothing unless the download worked.
             with contextlib.redirect_stdout(io.StringIO()):
                 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-            return MnistData(
-                *validate_split(x_train, y_train, x_test, y_test, "keras.datasets.mnist"),
-                source="keras.datasets.mnist (downloaded)",
-            )
+            return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist (downloaded)")
         except Exception:  # no network: fall through to the shipped subset
             pass
     warnings.warn(
@@ -248,10 +267,7 @@ def _load_npz(fh, p: Path) -> MnistData:
         raise
     except Exception as e:  # zlib, bad CRC, truncated member, pickled objects
         raise DataError(f"{p}: cannot be read as .npz ({type(e).__name__}: {e}).") from None
-    return MnistData(
-        *validate_split(arrays["x_train"], arrays.get("y_train"), arrays["x_test"], arrays.get("y_test"), str(p)),
-        source=str(p),
-    )
+    return MnistData(arrays["x_train"], arrays.get("y_train"), arrays["x_test"], arrays.get("y_test"), source=str(p))
 
 
 def load_idx_dir(directory: str | os.PathLike) -> MnistData:
@@ -273,9 +289,7 @@ def load_idx_dir(directory: str | os.PathLike) -> MnistData:
                 f"{', '.join(IDX_NAMES.values())}, each optionally .gz)."
             )
         arrays[key] = read_idx(found)
-    return MnistData(
-        *validate_split(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], str(d)), source=str(d)
-    )
+    return MnistData(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], source=str(d))
 
 
 _IDX_DTYPES = {
@@ -335,15 +349,6 @@ def _read_upto(fh, n: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
-
-
-def validate_split(x_train, y_train, x_test, y_test, where: str):
-    x_train = validate_images(x_train, f"{where}: x_train")
-    x_test = validate_images(x_test, f"{where}: x_test")
-    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        if y is not None and len(y) != len(x):
-            raise DataError(f"{where}: {len(x)} {name} images but {len(y)} {name} labels.")
-    return x_train, y_train, x_test, y_test
 
 
 NUM_CLASSES = 10  # MNIST's digits; data whose labels go higher has more classes
@@ -654,7 +659,10 @@ def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_
         x_test = x_train[:1]  # too few images to hold any back: the quality figures say they are off
         y_test = None if y_train is None else y_train[:1]
     return MnistData(
-        *validate_split(x_train, y_train, x_test, y_test, str(d)),
+        x_train,
+        y_train,
+        x_test,
+        y_test,
         source=str(d),
         class_names=train.class_names,
         notes=tuple(notes),

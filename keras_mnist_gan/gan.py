@@ -19,7 +19,7 @@ from keras import ops
 from . import losses
 from .backend import require_training_backend, step_backend
 from .models import check_pair, noise_dim_of
-from .presets import PRESETS
+from .presets import SEED_RECIPE
 from .run_state import RunState
 from .sampling import Sampling
 from .schedule import PhasedTraining, Schedule
@@ -119,9 +119,8 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         # Saved as asked, not as resolved: "auto" means XLA on JAX and not on
         # PyTorch (torch.compile cannot differentiate R1's gradient again).
         self._jit_compile_asked = jit_compile
-        seed_recipe = PRESETS["seed"]
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(seed_recipe.lr_d)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(seed_recipe.lr_g)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(SEED_RECIPE.lr_d)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(SEED_RECIPE.lr_g)
         self.d_fake_optimizer = d_fake_optimizer
         self._make_trackers(r1=self.r1_gamma > 0)
         # The optimizers' slots are built now: inside the compiled step they

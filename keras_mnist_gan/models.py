@@ -18,6 +18,7 @@ import keras
 from keras import layers
 
 from .layers import BicubicResize, StridedPointwiseConv2D
+from .presets import SEED_RECIPE
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -95,7 +96,7 @@ def _upsample(interpolation: str, name: str) -> layers.Layer:
 
 
 def build_generator(
-    noise_dim: int = 100,
+    noise_dim: int = SEED_RECIPE.noise_dim,
     interpolation: str = "bicubic",
     seed_init: bool = True,
     seed: int | None = None,

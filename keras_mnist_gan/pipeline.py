@@ -11,7 +11,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .data import DataError, validate_images, validate_labels
+from .data import DataError, to_float, validate_images, validate_labels
+from .presets import SEED_RECIPE
 
 
 class DigitBatches(keras.utils.PyDataset):
@@ -29,7 +30,7 @@ class DigitBatches(keras.utils.PyDataset):
     def __init__(
         self,
         images: np.ndarray,
-        batch_size: int = 50,
+        batch_size: int = SEED_RECIPE.batch_size,
         seed: int | None = None,
         repeat: bool = True,
         skip_batches: int = 0,
@@ -59,14 +60,13 @@ class DigitBatches(keras.utils.PyDataset):
             self._pass = n_pass
             self._order = np.random.default_rng([self.seed, n_pass]).permutation(len(self.images))
         chosen = self._order[i * self.batch_size : (i + 1) * self.batch_size]
-        batch = self.images[chosen]
-        batch = batch.astype(np.float32) / np.float32(255) if batch.dtype == np.uint8 else batch.astype(np.float32)
+        batch = to_float(self.images[chosen])
         return batch if self.labels is None else (batch, self.labels[chosen])
 
 
 def make_dataset(
     images: np.ndarray,
-    batch_size: int = 50,
+    batch_size: int = SEED_RECIPE.batch_size,
     seed: int | None = None,
     repeat: bool = True,
     skip_batches: int = 0,

@@ -84,6 +84,10 @@ PRESETS = {
     ),
 }
 DEFAULT_PRESET = "quality"
+# The original design's recipe, whose settings are the defaults of the
+# building blocks (`build_generator`'s noise, `make_dataset`'s batch, the
+# warm-up callback's steps, `GAN.compile`'s rates).
+SEED_RECIPE = PRESETS["seed"]
 
 # The folder `train` writes into, and the seed of its weights, data order
 # and noise, unless told otherwise.
@@ -125,6 +129,8 @@ LR_D_RANGE = (1e-5, 1e-3)
 LR_RATIO_RANGE = (0.1, 10.0)
 # `tune --tune-beta-1`: Adam's beta_1 of all optimizers, one of these.
 BETA_1_CHOICES = (0.5, 0.9)
+TUNER_NAMES = ("random", "bayesian", "hyperband")  # keras-tuner's tuners (tuning.TUNERS)
+DEFAULT_TUNER = "bayesian"
 DEFAULT_MAX_TRIALS = 12
 # Hyperband: a trial's full budget in rounds (keras-tuner's max_epochs).
 DEFAULT_HYPERBAND_EPOCHS = 3

@@ -21,6 +21,8 @@ from .noise import draw_inputs, noise_stream
 # Digits behind `calibrate_batchnorm`'s statistics: 512 digits are 400,000
 # pixels per channel at 28x28, plenty; a bigger batch only costs memory.
 CALIBRATION_DIGITS = 512
+# Digits per `predict` call when sampling (any size gives the same digits).
+SAMPLING_BATCH = 500
 
 
 def balanced_labels(n: int, num_classes: int, per: int = 1) -> np.ndarray:
@@ -94,7 +96,7 @@ def generate(
     generator: keras.Model,
     n: int,
     seed: int | None = None,
-    batch_size: int = 500,
+    batch_size: int = SAMPLING_BATCH,
     chunk: int = 10_000,
     labels=None,
     return_labels: bool = False,
@@ -150,7 +152,12 @@ class Sampling:
         return self.generator(inputs, training=training)
 
     def generate(
-        self, n: int, seed: int | None = None, batch_size: int = 500, labels=None, return_labels: bool = False
+        self,
+        n: int,
+        seed: int | None = None,
+        batch_size: int = SAMPLING_BATCH,
+        labels=None,
+        return_labels: bool = False,
     ):
         """``n`` digits (float32, (n, 28, 28, 1), in [0, 1]) from `sampler` in
         inference mode: the same seed gives the same digits whatever

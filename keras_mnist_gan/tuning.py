@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .data import MnistData, load_mnist, num_classes_of_data, validate_images
+from .data import MnistData, load_mnist, num_classes_of_data
 from .presets import (
     DEFAULT_HYPERBAND_EPOCHS,
     DEFAULT_MAX_TRIALS,
@@ -35,16 +35,18 @@ from .presets import (
     DEFAULT_QUALITY_N,
     DEFAULT_SEED,
     DEFAULT_STEPS_PER_TRIAL,
+    DEFAULT_TUNER,
     LR_D_RANGE,
     LR_RATIO_RANGE,
     MIN_FID_DIGITS,
+    TUNER_NAMES,
     Preset,
 )
 from .run_config import RunConfig
 from .training import conditional_labels, fit_steps, run_callbacks
 
 OBJECTIVE = "val_fid"
-TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
+TUNERS = dict(zip(TUNER_NAMES, (kt.RandomSearch, kt.BayesianOptimization, kt.Hyperband)))
 SEARCH_CONFIG = "search_config.json"
 
 
@@ -283,7 +285,7 @@ def run_search(
     directory: str,
     project_name: str = DEFAULT_PROJECT_NAME,
     data: MnistData | str | None = None,
-    tuner: str = "bayesian",
+    tuner: str = DEFAULT_TUNER,
     max_trials: int = DEFAULT_MAX_TRIALS,
     steps_per_trial: int = DEFAULT_STEPS_PER_TRIAL,
     space: SearchSpace = SearchSpace(),
@@ -309,7 +311,6 @@ def run_search(
     _check_search(tuner, project_name, max_trials, steps_per_trial, preset)
     if not isinstance(data, MnistData):
         data = load_mnist(data)
-    data = data._replace(x_train=validate_images(data.x_train))
     for note in data.notes:
         log(note)
     trial, labels = _trial_config(
