@@ -13,7 +13,7 @@ Sources, in the order `load_mnist` tries them:
 A path may be a Keras-layout ``.npz`` (``x_train``, ``y_train``, ``x_test``,
 ``y_test``), a directory holding the four IDX files
 (``train-images-idx3-ubyte`` etc., gzipped or not), or a folder of images
-(`load_image_dir`: one subfolder per class, as
+(`image_folder.load_image_dir`: one subfolder per class, as
 ``keras.utils.image_dataset_from_directory`` reads them, or the images
 directly in it for unlabelled data). Any 28x28 single-channel dataset in
 the first two layouts works the same way; images are made so. An explicit path or variable
@@ -28,7 +28,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import re
 import stat
 import struct
 import warnings
@@ -36,7 +35,6 @@ import zipfile
 import zlib
 from pathlib import Path
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
 import numpy as np
 
@@ -147,7 +145,11 @@ def load_path(path: str | os.PathLike) -> MnistData:
     if not p.exists():
         raise DataError(f"{p}: no such file or directory.")
     if p.is_dir():
-        return load_idx_dir(p) if _idx_candidates(p) else load_image_dir(p)
+        if _idx_candidates(p):
+            return load_idx_dir(p)
+        from .image_folder import load_image_dir
+
+        return load_image_dir(p)
     return load_npz(p)
 
 
@@ -414,257 +416,3 @@ def to_float(x: np.ndarray) -> np.ndarray:
     """Validated images as float32 in [0, 1], shape (N, 28, 28, 1)."""
     x = validate_images(x)
     return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x
-
-
-# A folder of images. The extensions `keras.utils.image_dataset_from_directory`
-# reads, and three more that Pillow reads as well.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# The share of each class held back as test images where the folder has no
-# test/ beside train/ (MNIST holds back 10,000 of 70,000).
-IMAGE_TEST_SHARE = 0.1
-# The most images one folder may hold: MAX_DATA_BYTES of 28x28 uint8 images.
-MAX_IMAGE_FILES = MAX_DATA_BYTES // (IMAGE_HW[0] * IMAGE_HW[1])
-# The most pixels one image file may declare (8192 x 8192): a few kB of PNG
-# can declare gigapixels, and each is decoded whole before it is resized.
-MAX_IMAGE_PIXELS = 1 << 26
-_NAMES_SHOWN = 3
-
-
-def _visible_dirs(d: Path) -> list[str]:
-    """Subfolder names as Keras takes them for classes: sorted (Python's
-    ``sorted``, so "B" before "a" and "10" before "9"), hidden ones left out."""
-    try:
-        names = os.listdir(d)
-    except OSError as e:
-        raise DataError(f"{d}: cannot be listed ({e.strerror or e}).") from None
-    return sorted(n for n in names if not n.startswith(".") and (d / n).is_dir())
-
-
-def _image_files(d: Path, recursive: bool) -> list[Path]:
-    """Files with an image extension, in Keras's order (folders, then names,
-    sorted). Symbolic links to folders are not followed below ``d`` (a link
-    loop would never end); links to files are read if they lead to one."""
-    if not recursive:
-        try:
-            names = sorted(os.listdir(d))
-        except OSError as e:
-            raise DataError(f"{d}: cannot be listed ({e.strerror or e}).") from None
-        return [d / n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and not (d / n).is_dir()]
-    found = []
-    for root, dirs, files in sorted(os.walk(d), key=lambda w: w[0]):
-        dirs[:] = [x for x in dirs if not x.startswith(".")]
-        found += [Path(root) / f for f in sorted(files) if f.lower().endswith(IMAGE_SUFFIXES)]
-    return found
-
-
-class _Scan(NamedTuple):
-    files: list[Path]
-    labels: list[int] | None
-    class_names: tuple[str, ...] | None
-    empty_classes: list[str]
-    loose: int  # images directly in a folder of class folders: left out
-
-
-def _scan(root: Path, class_names: tuple[str, ...] | None = None) -> _Scan:
-    """The images of ``root``: one class per subfolder (names sorted) if any
-    subfolder holds images, else those directly in it, unlabelled. With
-    ``class_names`` (the test/ folder beside train/), its subfolders must be
-    among those classes."""
-    classes = _visible_dirs(root)
-    per_class = [_image_files(root / c, recursive=True) for c in classes]
-    if not any(per_class):
-        if class_names:
-            raise DataError(
-                f"{root}: holds no class subfolders with images, but {root.parent}/train has "
-                f"{len(class_names)} classes ({', '.join(class_names[:_NAMES_SHOWN])}...); give test/ the same."
-            )
-        return _Scan(_image_files(root, recursive=False), None, None, [], 0)
-    loose = len(_image_files(root, recursive=False))
-    if class_names is None:
-        class_names = tuple(classes)
-    else:
-        unknown = [c for c, f in zip(classes, per_class) if f and c not in class_names]
-        if unknown:
-            raise DataError(
-                f"{root}: class folder {unknown[0]!r} is not among those of {root.parent}/train "
-                f"({', '.join(class_names)}); give test/ and train/ the same class folders."
-            )
-    index = {c: i for i, c in enumerate(class_names)}
-    files, labels = [], []
-    for c, f in zip(classes, per_class):
-        if c in index:
-            files += f
-            labels += [index[c]] * len(f)
-    empty = [c for c, f in zip(classes, per_class) if not f]
-    return _Scan(files, labels, class_names, empty, loose)
-
-
-def _read_image(path: Path) -> tuple[np.ndarray, bool, str | None, bool]:
-    """One image file as a 28x28 uint8 array, whether it was resized, the mode
-    it was converted from (None: it was grayscale), and whether it looks dark
-    on light (a bright border). Raises DataError, or whatever Pillow raises."""
-    from PIL import Image
-
-    with open_regular(path) as fh:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(fh)
-            w, h = im.size
-            if w * h > MAX_IMAGE_PIXELS:
-                raise DataError(f"{w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} this tool decodes")
-            im.load()  # the first frame of a GIF
-        mode = im.mode
-        if mode != "L":
-            # Transparent pixels become black: the background of light-on-dark MNIST.
-            has_alpha = "A" in mode or "transparency" in im.info
-            if mode.startswith("I;16"):  # 16-bit grayscale: Pillow's convert("L") would clip it at 255
-                im = Image.fromarray(np.round(np.asarray(im, np.float64) / 257.0).astype(np.uint8), "L")
-            elif has_alpha:
-                la = np.asarray(im.convert("RGBA").convert("LA"), np.float32)
-                im = Image.fromarray(np.round(la[..., 0] * la[..., 1] / 255.0).astype(np.uint8), "L")
-            else:
-                im = im.convert("L")
-        resized = im.size != (IMAGE_HW[1], IMAGE_HW[0])
-        if resized:  # squashed to the square, as image_dataset_from_directory does
-            im = im.resize((IMAGE_HW[1], IMAGE_HW[0]), Image.Resampling.BILINEAR)
-        x = np.asarray(im, np.uint8)
-    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
-    return x, resized, None if mode == "L" else mode, float(border.mean()) > 127.5
-
-
-def _read_images(files: list[Path], root: Path):
-    """The images of ``files``, and what was done on the way: which files
-    were kept, which were unreadable (and why), how many resized, converted
-    (from which modes), dark on light."""
-    images, kept, bad, resized, modes, dark = [], [], [], 0, {}, 0
-    for i, path in enumerate(files):
-        try:
-            x, was_resized, mode, is_dark = _read_image(path)
-        except Exception as e:  # noqa: BLE001 (Pillow raises many kinds: never a traceback)
-            text = str(e).split(": ", 1)[1] if isinstance(e, DataError) and ": " in str(e) else str(e)
-            # Pillow names the file object (<_io.BufferedReader ...>); open_regular adds advice on --data
-            text = re.sub(r"\s*<[^>]*>", "", text).split(";")[0].strip()
-            bad.append((os.path.relpath(path, root), (text or type(e).__name__).splitlines()[0][:120]))
-            continue
-        images.append(x)
-        kept.append(i)
-        resized += was_resized
-        dark += is_dark
-        if mode is not None:
-            modes[mode] = modes.get(mode, 0) + 1
-    return images, kept, bad, resized, modes, dark
-
-
-def _held_back(labels: np.ndarray, share: float) -> np.ndarray:
-    """A mask of the images held back as test images: ``share`` of each
-    class (at least one image of each stays in training), drawn with a
-    fixed seed, so the same folder always splits the same way."""
-    rng = np.random.RandomState(0)
-    test = np.zeros(len(labels), bool)
-    for c in np.unique(labels):
-        where = np.flatnonzero(labels == c)
-        k = min(int(len(where) * share + 0.5), len(where) - 1)  # halves up: 1 of 5
-        test[rng.permutation(where)[:k]] = True
-    return test
-
-
-def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_SHARE) -> MnistData:
-    """A folder of images, in the layout of ``keras.utils.image_dataset_from_directory``.
-
-    One subfolder per class (names sorted as Keras sorts them, hidden ones
-    left out; images anywhere below each) gives labelled data and its
-    ``class_names``; images directly in ``directory``, no class folders,
-    unlabelled data. ``train/`` and ``test/`` side by side are the two
-    splits; otherwise ``test_share`` of each class is held back as the test
-    images. Each image becomes 28x28 grayscale (resized, squashed like
-    Keras does; transparency as black) and is used as it is: MNIST digits
-    are light on dark, and a folder of dark-on-light images gets a note
-    saying so. Files that are not readable images are skipped, and
-    ``notes`` say so, and what was resized or converted, in one line each.
-    """
-    d = Path(directory)
-    dirs = _visible_dirs(d)
-    split = "train" in dirs and "test" in dirs and not _image_files(d, recursive=False)
-    train = _scan(d / "train" if split else d)
-    test = _scan(d / "test", train.class_names) if split else None
-    total = len(train.files) + (len(test.files) if test else 0)
-    if not train.files:
-        raise DataError(
-            f"{d / 'train' if split else d}: holds no images ({', '.join(IMAGE_SUFFIXES)})"
-            + ("" if split else " and no IDX files")
-            + "; give a folder of images (one subfolder per class, or all in it), a directory of "
-            "MNIST's four IDX files, or an mnist.npz."
-        )
-    if total > MAX_IMAGE_FILES:
-        raise DataError(
-            f"{d}: holds {total:,} image files, more than the {MAX_IMAGE_FILES:,} this tool reads "
-            f"({MAX_DATA_BYTES / 2**20:,.0f} MiB as 28x28 images)."
-        )
-    notes = []
-    x_train, kept, bad, resized, modes, dark = _read_images(train.files, d)
-    y_train = None if train.labels is None else np.asarray(train.labels, np.int32)[kept]
-    x_test, y_test = None, None
-    if test is not None:
-        x_test, kept_test, bad_test, r, m, k = _read_images(test.files, d)
-        y_test = None if test.labels is None else np.asarray(test.labels, np.int32)[kept_test]
-        bad, resized, dark = bad + bad_test, resized + r, dark + k
-        for mode, n in m.items():
-            modes[mode] = modes.get(mode, 0) + n
-    read = len(x_train) + (len(x_test) if x_test is not None else 0)
-    if bad:
-        names = ", ".join(name for name, _ in bad[:_NAMES_SHOWN])
-        more = f" and {len(bad) - _NAMES_SHOWN} more" if len(bad) > _NAMES_SHOWN else ""
-        why = f"the first: {bad[0][1]}" if len(bad) > 1 else bad[0][1]
-        notes.append(f"note: {d}: skipped {len(bad)} file(s) that are not readable images: {names}{more} ({why}).")
-    if not x_train:
-        raise DataError(f"{d}: none of its {len(train.files)} image files could be read ({bad[0][0]}: {bad[0][1]}).")
-    if resized or modes:
-        what = []
-        if resized:
-            what.append(f"{resized} resized to 28x28")
-        if modes:
-            what.append(f"{sum(modes.values())} converted to grayscale (from {', '.join(sorted(modes))})")
-        notes.append(f"note: {d}: of its {read} images, " + " and ".join(what) + ".")
-    if dark > read / 2:
-        notes.append(
-            f"note: {d}: {dark} of its {read} images look dark on light (a bright border); MNIST's digits are "
-            "light on dark, and these are used as they are: invert them first for MNIST-like pictures."
-        )
-    if train.loose:
-        notes.append(f"note: {d}: {train.loose} image(s) directly in it, outside the class folders, are left out.")
-    if train.empty_classes:
-        notes.append(
-            f"note: {d}: class folder(s) {', '.join(train.empty_classes)} hold no images; the GAN has their "
-            "classes but never sees one."
-        )
-    x_train = np.stack(x_train)
-    if test is None:
-        share = _held_back(np.zeros(len(x_train), np.int32) if y_train is None else y_train, test_share)
-        x_test, x_train = x_train[share], x_train[~share]
-        if y_train is not None:
-            y_test, y_train = y_train[share], y_train[~share]
-        if share.any():
-            notes.append(
-                f"note: {d}: no train/ and test/ folders, so {int(share.sum())} of its {len(share)} images "
-                f"({test_share:.0%}{' of each class' if y_train is not None else ''}) are held back as the test "
-                "images of the quality figures."
-            )
-        else:
-            notes.append(f"note: {d}: too few images to hold any back as test images: no quality figures.")
-    elif not x_test:
-        raise DataError(f"{d / 'test'}: holds no readable images; give it some, or leave out test/ and train/.")
-    else:
-        x_test = np.stack(x_test)
-    if len(x_test) == 0:
-        x_test = x_train[:1]  # too few images to hold any back: the quality figures say they are off
-        y_test = None if y_train is None else y_train[:1]
-    return MnistData(
-        x_train,
-        y_train,
-        x_test,
-        y_test,
-        source=str(d),
-        class_names=train.class_names,
-        notes=tuple(notes),
-        labels_from="no class subfolders",
-    )

@@ -132,24 +132,18 @@ def train(
 
     ``config`` (a `RunConfig`) says what the run is; its fields may also be
     given as keyword arguments (``train("run", steps=1000)``), which
-    override it. A Keras "epoch" is ``steps_per_epoch`` steps: a grid of
-    digits from fixed noise, a history row (with ``wall_s``, the seconds
-    since the run began) and TensorBoard logs are written after each.
-    ``minutes`` caps the wall time of this call: the run stops cleanly with
-    a checkpoint and its files, and the same call again continues it.
+    override it. Each Keras "epoch" (``steps_per_epoch`` steps) ends with a
+    grid of digits from fixed noise, a history row (``wall_s``: seconds
+    since the run began) and TensorBoard logs; the run's end (and every
+    ``quality_every`` steps) with ``val_fid``, ``val_score``,
+    ``val_accuracy`` and ``val_class_entropy`` on ``quality_n`` digits.
 
     The whole GAN is checkpointed to ``gan.keras`` every
-    ``checkpoint_every`` steps, at the end, and on Ctrl-C. When ``out_dir``
-    already holds this run (same preset, seed and data), it continues from
-    that checkpoint (``resume=None``, the default, or True); ``resume=False``
-    deletes the old run's files and starts over. A different run there is
-    an error, never overwritten; so is a second process training in the
-    same folder, and a run file that is a symbolic link.
-
-    With ``quality_n`` > 0 and the shipped evaluator present, the run's end
-    (and, with ``quality_every``, the epochs that end at a multiple of that
-    many steps) also logs ``val_fid``, ``val_score``, ``val_accuracy`` (a
-    conditional GAN's digits recognised as asked) and ``val_class_entropy``.
+    ``checkpoint_every`` steps, at the end, on Ctrl-C and when ``minutes``
+    run out. When ``out_dir`` holds this run (same preset, seed and data)
+    it continues from there (``resume=None`` or True); ``resume=False``
+    starts over. A different run there is an error, never overwritten; so
+    is a second process training in the same folder.
 
     Files: ``gan.keras`` (the whole GAN, resumable), ``generator.keras`` (for
     sampling), ``history.csv``, ``samples/step_*.png``, ``samples.png``,

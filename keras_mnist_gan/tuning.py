@@ -317,17 +317,7 @@ def run_search(
         data, preset, steps_per_trial, quality_n, seed, conditional, tuner, hyperband_epochs, log
     )
     project_dir = Path(directory) / project_name
-    settings = {
-        "tuner": tuner,
-        "max_trials": int(max_trials),
-        "steps_per_trial": int(steps_per_trial),
-        "space": json.loads(json.dumps(asdict(space))),
-        "preset": trial.preset.as_dict(),
-        "quality_n": int(quality_n),
-        "seed": int(seed),
-        "hyperband_epochs": int(hyperband_epochs),
-        "train_images": len(data.x_train),
-    }
+    settings = _search_settings(tuner, max_trials, trial, space, hyperband_epochs, len(data.x_train))
     is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
     resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
     classes = None if labels is None else num_classes_of_data(data, labels)
@@ -354,6 +344,21 @@ def run_search(
     if reference is not None:
         result.reference = reference_trial(hypermodel, project_dir, data, *reference, log=log, labels=labels)
     return write_report(tuner_obj, result, log=log)
+
+
+def _search_settings(tuner, max_trials, trial: RunConfig, space, hyperband_epochs, train_images) -> dict:
+    """What makes two invocations the same search (saved in SEARCH_CONFIG)."""
+    return {
+        "tuner": tuner,
+        "max_trials": int(max_trials),
+        "steps_per_trial": int(trial.steps),
+        "space": json.loads(json.dumps(asdict(space))),
+        "preset": trial.preset.as_dict(),
+        "quality_n": int(trial.quality_n),
+        "seed": int(trial.seed),
+        "hyperband_epochs": int(hyperband_epochs),
+        "train_images": train_images,
+    }
 
 
 def _check_search(tuner: str, project_name: str, max_trials: int, steps_per_trial: int, preset) -> None:

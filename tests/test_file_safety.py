@@ -363,7 +363,7 @@ def test_a_full_disk_during_training_says_the_checkpoint_is_intact(tmp_path, tin
 
     import keras_mnist_gan.training as training
 
-    def full_disk(out_dir, **kwargs):
+    def full_disk(out_dir, *args, **kwargs):
         os.makedirs(out_dir)
         (Path(out_dir) / "gan.keras").write_bytes(b"the last checkpoint")
         raise OSError(errno.ENOSPC, "No space left on device", str(Path(out_dir) / "history.csv"))
