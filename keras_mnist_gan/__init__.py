@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_mnist": "data",
     "build_discriminator": "models",
     "build_generator": "models",
+    "portable_generator": "models",
     "make_dataset": "pipeline",
     "check_export": "export",
     "export_generator": "export",
@@ -40,6 +41,8 @@ _EXPORTS = {
     "load_gan": "saving",
     "load_generator": "saving",
     "save_model_atomic": "saving",
+    "save_generator": "saving",
+    "read_metadata": "saving",
     "train": "training",
     "TrainingError": "training",
 }

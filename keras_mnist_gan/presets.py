@@ -83,6 +83,20 @@ PRESETS = {
 }
 DEFAULT_PRESET = "quality"
 
+
+def closest_preset(preset: Preset) -> tuple[str, dict]:
+    """The named preset ``preset`` differs least from, and those differences
+    (``{"lr_d": 5e-4}``; empty when it is that preset)."""
+    settings = preset.as_dict()
+
+    def changes(name: str) -> dict:
+        named = PRESETS[name].as_dict()
+        return {k: v for k, v in settings.items() if named[k] != v}
+
+    name = min(PRESETS, key=lambda n: (len(changes(n)), n != DEFAULT_PRESET))
+    return name, changes(name)
+
+
 # How long a run is unless told otherwise, in steps (warm-up included), the
 # same whatever the size of the data: a run's length is what decides how
 # good its digits are. See README, "Time to good digits".
