@@ -127,14 +127,20 @@ def model_info(path: str | os.PathLike) -> str:
             f"  data: {data['source']}"
             + (f" ({n:,} training digits{', with labels' if data.get('labels') else ''})" if isinstance(n, int) else "")
         )
+        if data.get("description"):
+            lines.append(f"    ({data['description']})")
     elif isinstance(data, str):
         lines.append(f"  data: {data}")
     if isinstance(record.get("wall_s"), (int, float)):
         lines.append(f"  wall time: {record['wall_s']:,.0f} s ({record['wall_s'] / 60:.1f} min)")
     if record.get("wall_note"):
-        lines.append(f"  ({record['wall_note']})")
+        lines.append(f"    ({record['wall_note']})")
     if record.get("command"):
         lines.append(f"  command: {record['command']}")
+    if record.get("command_note"):
+        lines.append(f"    ({record['command_note']})")
+    if record.get("resaved"):
+        lines.append(f"  re-saved: {record['resaved']}")
     if isinstance(record.get("tuning"), dict):
         lines.append(f"  best tuning trial: {_settings(record['tuning'])}")
     quality = record.get("quality_at_end")

@@ -99,16 +99,16 @@ def read_metadata(path: str | os.PathLike) -> dict:
     try:
         with zipfile.ZipFile(p) as z:
             members = z.infolist()
-            _check_member_sizes(members, p)
             names = {info.filename for info in members}
+            if "config.json" not in names:
+                raise ModelFileError(f"{p}: not a .keras file (a zip archive without config.json).")
+            _check_member_sizes(members, p)
             text = z.read("metadata.json") if "metadata.json" in names else b"{}"
         record = json.loads(text)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise ModelFileError(f"{p}: damaged .keras file ({type(e).__name__}: {str(e)[:200]}).") from None
-    if "config.json" not in names:
-        raise ModelFileError(f"{p}: not a .keras file (a zip archive without config.json).")
     if not isinstance(record, dict):
         raise ModelFileError(f"{p}: damaged .keras file (its metadata.json is not a JSON object).")
     return record
