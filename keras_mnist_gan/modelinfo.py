@@ -97,8 +97,8 @@ def model_info(path: str | os.PathLike) -> str:
     record = metadata.get(METADATA_KEY)
     if not isinstance(record, dict):
         lines.append(
-            "training: not recorded in this file (a checkpoint, or a file written before generator files "
-            "recorded their training)"
+            "training: not recorded in this file (generator files record it; a checkpoint's run has it in "
+            "config.json beside it; older generator files did not record it)"
         )
         return "\n".join(lines)
     lines.append("training:")
