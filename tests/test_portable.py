@@ -146,3 +146,17 @@ def test_info_prints_the_training_settings_and_figures(capsys):
         "5:0.971",
     ):
         assert words in out, (words, out)
+
+
+def test_old_files_with_the_packages_layers_still_load_through_it(tmp_path):
+    from keras_mnist_gan.layers import BicubicResize, StridedPointwiseConv2D
+
+    g = build_generator(noise_dim=16, seed=1)
+    g.save(tmp_path / "old.keras")  # as generator.keras files were written before
+    back = load_generator(tmp_path / "old.keras")
+    assert isinstance(back.get_layer("g_resize1"), BicubicResize)
+    assert isinstance(back.get_layer("g_pixels"), StridedPointwiseConv2D)
+    noise = np.random.default_rng(2).standard_normal((4, 16)).astype("float32")
+    np.testing.assert_allclose(
+        portable_generator(back).predict(noise, verbose=0), g.predict(noise, verbose=0), atol=1e-5
+    )
