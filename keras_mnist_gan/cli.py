@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from .noise import MAX_SEED
@@ -510,6 +511,9 @@ def _add_other_parsers(sub) -> None:
     w.add_argument("--model", help="a generator.keras or gan.keras file (default: the shipped generator)")
     w.add_argument("--out", default="site", help="the site's folder: new, empty or an earlier site (default site)")
 
+    i = sub.add_parser("info", help="print what a .keras file holds and the training and figures it records")
+    i.add_argument("model_file", metavar="MODEL", help="a generator.keras, gan.keras or shipped model file")
+
     v = sub.add_parser("train-evaluator", help="train the MNIST classifier that evaluate uses")
     v.add_argument("--data", help="MNIST with labels (default: the usual search)")
     v.add_argument("--out", default="saved_models/evaluator.keras")
@@ -694,7 +698,13 @@ def _train(args) -> None:
         verbose=0 if args.quiet else "auto",
     )
     try:
-        result = train(args.out, args.data, config, resume=True if args.resume else (False if args.restart else None))
+        result = train(
+            args.out,
+            args.data,
+            config,
+            resume=True if args.resume else (False if args.restart else None),
+            command=shlex.join(["keras-mnist-gan", *getattr(args, "argv", [])]),
+        )
     except OSError as e:
         raise _full_disk(e, args.out) from None
     if result.already_done:
@@ -776,6 +786,12 @@ def _web(args) -> None:
         f"  python -m http.server -d {args.out}\n"
         "and open http://localhost:8000/"
     )
+
+
+def _info(args) -> None:
+    from .modelinfo import model_info
+
+    print(model_info(args.model_file))
 
 
 def _size(path: str) -> str:
@@ -936,6 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     from .console import BackendError, check_backend, quiet_native_logs
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train records its command in generator.keras
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         if argv is None:
@@ -962,6 +979,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tune": _tune,
                 "export": _export,
                 "web": _web,
+                "info": _info,
             }[args.command](args)
         finally:
             stop.restore()  # inside the outer try: a stop that lands here is still a stop

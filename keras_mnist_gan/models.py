@@ -193,3 +193,94 @@ def check_pair(discriminator: keras.Model, generator: keras.Model) -> int | None
             f"discriminator expects {image_shape}."
         )
     return classes
+
+
+# --- the sampling copy: built-in layers only --------------------------------
+#
+# The training graph uses two layers of this package (layers.py) for speed
+# and to dodge a oneDNN crash in a gradient; neither matters for sampling.
+# The generator files written for sampling hold the same model in Keras's
+# own layers, so `keras.saving.load_model` reads them without this package.
+#
+# `BicubicResize` becomes the same two matrix products, as `Dense` layers
+# (fixed, non-trainable kernels: the resize matrices) between `Permute`s.
+# Not `keras.layers.Resizing(interpolation="bicubic")`: on TensorFlow and
+# JAX it computes what BicubicResize computes (within 1e-6), but PyTorch's
+# bicubic kernel is another one (Keys' a = -0.75 rather than -0.5, and edge
+# pixels repeated rather than dropped taps renormalised), which would change
+# the digits a file draws with the backend that loads it (docs/model.md).
+# `StridedPointwiseConv2D` becomes the plain `Conv2D` it equals.
+
+_RESIZE_CLASS = "BicubicResize"
+_STRIDED_CLASS = "StridedPointwiseConv2D"
+
+
+def _is_ours(config, class_name: str) -> bool:
+    return (
+        isinstance(config, dict)
+        and config.get("class_name") == class_name
+        and str(config.get("registered_name") or "").startswith("keras_mnist_gan>")
+    )
+
+
+def _matrix_resize(name: str, height: int, width: int, dtype=None) -> keras.Sequential:
+    """(b, h, w, c) -> (b, height, width, c) as ``A_h @ x @ A_w.T`` with
+    built-in layers: each Dense mixes the last axis with a resize matrix."""
+    fixed = dict(use_bias=False, trainable=False, dtype=dtype)
+    return keras.Sequential(
+        [
+            layers.Permute((2, 3, 1), name=f"{name}_to_wch", dtype=dtype),
+            layers.Dense(height, name=f"{name}_rows", **fixed),
+            layers.Permute((3, 2, 1), name=f"{name}_to_hcw", dtype=dtype),
+            layers.Dense(width, name=f"{name}_cols", **fixed),
+            layers.Permute((1, 3, 2), name=f"{name}_to_hwc", dtype=dtype),
+        ],
+        name=name,
+    )
+
+
+def _builtin_config(config):
+    """``config`` (a serialized model) with this package's layers replaced
+    by built-in ones."""
+    if isinstance(config, list):
+        return [_builtin_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    if _is_ours(config, _RESIZE_CLASS):
+        c = config["config"]
+        new = keras.saving.serialize_keras_object(
+            _matrix_resize(c["name"], int(c["height"]), int(c["width"]), dtype=c.get("dtype"))
+        )
+    elif _is_ours(config, _STRIDED_CLASS):
+        new = keras.saving.serialize_keras_object(layers.Conv2D.from_config(config["config"]))
+    else:
+        return {k: _builtin_config(v) for k, v in config.items()}
+    if "build_config" in config:
+        new["build_config"] = config["build_config"]
+    return new
+
+
+def _copy_weights(source: keras.Layer, target: keras.Layer) -> None:
+    if isinstance(source, BicubicResize):
+        target.get_layer(f"{source.name}_rows").kernel.assign(source._a_h.T)
+        target.get_layer(f"{source.name}_cols").kernel.assign(source._a_w.T)
+        return
+    if isinstance(source, keras.Model):
+        if [layer.name for layer in source.layers] != [layer.name for layer in target.layers]:
+            raise ValueError(f"{source.name}: the rebuilt model's layers differ from the original's.")
+        for a, b in zip(source.layers, target.layers):
+            _copy_weights(a, b)
+        return
+    target.set_weights(source.get_weights())
+
+
+def portable_generator(generator: keras.Model) -> keras.Model:
+    """The same generator (weights, BatchNorm statistics, input names and
+    shapes) made of Keras's built-in layers only: its ``.keras`` file loads
+    with `keras.saving.load_model` where this package is not installed, on
+    every backend, and draws the same digits (within 1e-5). The training
+    graph keeps the fast layers; this is the copy written for sampling."""
+    config = keras.saving.serialize_keras_object(generator)
+    portable = keras.saving.deserialize_keras_object(_builtin_config(config))
+    _copy_weights(generator, portable)
+    return portable

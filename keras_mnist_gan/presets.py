@@ -89,6 +89,20 @@ DEFAULT_PRESET = "quality"
 # warm-up callback's steps, `GAN.compile`'s rates).
 SEED_RECIPE = PRESETS["seed"]
 
+
+def closest_preset(preset: Preset) -> tuple[str, dict]:
+    """The named preset ``preset`` differs least from, and those differences
+    (``{"lr_d": 5e-4}``; empty when it is that preset)."""
+    settings = preset.as_dict()
+
+    def changes(name: str) -> dict:
+        named = PRESETS[name].as_dict()
+        return {k: v for k, v in settings.items() if named[k] != v}
+
+    name = min(PRESETS, key=lambda n: (len(changes(n)), n != DEFAULT_PRESET))
+    return name, changes(name)
+
+
 # The folder `train` writes into, and the seed of its weights, data order
 # and noise, unless told otherwise.
 DEFAULT_RUN_DIR = "run"

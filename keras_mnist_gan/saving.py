@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import zipfile
@@ -26,10 +27,18 @@ class ModelFileError(ValueError):
     """A model file is missing, damaged, or not one this package made."""
 
 
-def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
+# The key of this package's record in a .keras file's metadata.json (which
+# Keras writes with its version and the date, and never reads back).
+METADATA_KEY = "keras_mnist_gan"
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike, metadata: dict | None = None) -> str:
     """``model.save(path)``, but through a temporary file and a rename, so an
     interrupted save never leaves a broken ``.keras`` where a good one was;
-    a failed one (a full disk) says so in one line about ``path``."""
+    a failed one (a full disk) says so in one line about ``path``.
+
+    ``metadata`` (JSON-able): recorded in the file's ``metadata.json`` under
+    ``"keras_mnist_gan"`` (`read_metadata`); Keras's loader ignores it."""
     from .outputs import check_file_target, remove_stale_temporaries, temp_name, write_error
 
     path = os.fspath(path)
@@ -44,6 +53,8 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
         if os.path.lexists(tmp):  # a stale one, or a link planted to be written through
             os.remove(tmp)
         model.save(tmp)
+        if metadata is not None:
+            _add_metadata(tmp, metadata)
         os.replace(tmp, path)  # replaces a symlink at ``path``, never writes through it
     except OSError as e:
         raise write_error(path, e) from None
@@ -51,6 +62,56 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
         if os.path.lexists(tmp):
             os.remove(tmp)
     return path
+
+
+def save_generator(generator: keras.Model, path: str | os.PathLike, metadata: dict | None = None) -> str:
+    """Write ``generator`` for sampling: its copy in Keras's built-in layers
+    (`models.portable_generator`), which loads with `keras.saving.load_model`
+    without this package, on any backend; ``metadata`` as in
+    `save_model_atomic`. Every generator file the package writes goes
+    through here (a run's generator.keras, tune's best_generator.keras)."""
+    from .models import portable_generator
+
+    return save_model_atomic(portable_generator(generator), path, metadata=metadata)
+
+
+def _add_metadata(path: str, metadata: dict) -> None:
+    """Rewrite the archive at ``path`` (a temporary of ours) with
+    ``metadata`` added to its metadata.json; the other members as they were."""
+    text = json.dumps(metadata, allow_nan=False)  # refused before anything is rewritten
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                record = json.loads(data)
+                record[METADATA_KEY] = json.loads(text)
+                data = json.dumps(record, indent=2).encode()
+            z.writestr(info, data)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """A .keras file's metadata.json: Keras's ``keras_version`` and
+    ``date_saved``, and this package's record under ``"keras_mnist_gan"``
+    when the file has one. Raises `ModelFileError` for a missing, damaged
+    or non-model file."""
+    p = _check_model_file(path, "model")
+    try:
+        with zipfile.ZipFile(p) as z:
+            members = z.infolist()
+            names = {info.filename for info in members}
+            if "config.json" not in names:
+                raise ModelFileError(f"{p}: not a .keras file (a zip archive without config.json).")
+            _check_member_sizes(members, p)
+            text = z.read("metadata.json") if "metadata.json" in names else b"{}"
+        record = json.loads(text)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise ModelFileError(f"{p}: damaged .keras file ({type(e).__name__}: {str(e)[:200]}).") from None
+    if not isinstance(record, dict):
+        raise ModelFileError(f"{p}: damaged .keras file (its metadata.json is not a JSON object).")
+    return record
 
 
 def missing_path_error(path: str | os.PathLike) -> str:
@@ -71,7 +132,8 @@ def missing_path_error(path: str | os.PathLike) -> str:
     return f"{path}: no such file."
 
 
-def _load(path: str | os.PathLike, what: str) -> keras.Model:
+def _check_model_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path, if it is a regular file that is a zip archive."""
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelFileError(missing_path_error(p))
@@ -82,6 +144,11 @@ def _load(path: str | os.PathLike, what: str) -> keras.Model:
         raise ModelFileError(f"{p}: not a regular file ({file_kind(mode)}); expected a {what} .keras file.")
     if not zipfile.is_zipfile(p):
         raise ModelFileError(f"{p}: not a .keras file (not a zip archive; truncated or another format?).")
+    return p
+
+
+def _load(path: str | os.PathLike, what: str) -> keras.Model:
+    p = _check_model_file(path, what)
     try:
         with zipfile.ZipFile(p) as z:
             _check_member_sizes(z.infolist(), p)  # before testzip, which inflates every member

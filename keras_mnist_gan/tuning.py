@@ -436,7 +436,7 @@ def reference_trial(
 def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
     """trials.csv / trials.md / objective.png, the best GAN and its digits."""
     from .images import save_grid
-    from .saving import save_model_atomic
+    from .saving import save_generator, save_model_atomic
 
     project_dir = Path(result.project_dir)
     trials = [trial_row(t) for t in tuner.oracle.trials.values()]
@@ -474,9 +474,21 @@ def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
         gan = tuner.load_model(best_trial)
         gan.calibrate_batchnorm()
         files["best_gan"] = Path(save_model_atomic(gan, project_dir / "best_gan.keras"))
-        files["best_generator"] = Path(save_model_atomic(gan.sampler, project_dir / "best_generator.keras"))
-        files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
         b = result.best
+        record = {
+            "draws": "28x28 MNIST-like digits, pixels in [0, 1]"
+            + (f"; class-conditional ({gan.num_classes} classes)" if gan.num_classes else "; unconditional"),
+            "tuning": {
+                k: b[k]
+                for k in ("trial", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score", "seconds")
+                if isinstance(b.get(k), (int, float, str)) and (not isinstance(b[k], float) or math.isfinite(b[k]))
+            },
+            "steps": int(gan.step.numpy()),
+        }
+        files["best_generator"] = Path(
+            save_generator(gan.sampler, project_dir / "best_generator.keras", metadata=record)
+        )
+        files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
         log(
             f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
             f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}"

@@ -69,6 +69,11 @@ CASES = [
         "holds no images (.png, .jpg",
     ),
     ("--steps 0", "train --steps 0", 2, "must be at least 1"),
+    ("info of a file that does not exist", "info {tmp}/nope.keras", 1, "nope.keras: no such file"),
+    ("info of a file that is not a model", "info {text}", 1, "not a .keras file (not a zip archive"),
+    ("info of a zip archive that is no model", "info {bombnpz}", 1, "not a .keras file (a zip archive without"),
+    ("info of a .keras that would inflate to 200 MB", "info {bombkeras}", 1, "refusing to read it"),
+    ("info without a file", "info", 2, "the following arguments are required: MODEL"),
     (
         "--conditional with data that has no labels",
         "train --conditional --data {tiny} --out {tmp}/c --steps 8 --warmup-steps 2",
