@@ -48,8 +48,12 @@ _EXPORTS = {
     "RunConfig": "run_config",
     "TrainingError": "training",
 }
-# The modules that define every class a .keras file of this package names.
-_SERIALIZABLE = ("layers", "gan")
+# Every class a .keras file of this package names, by the module defining it.
+_SERIALIZABLE = {
+    "layers": ("BicubicResize", "StridedPointwiseConv2D"),
+    "gan": ("GAN",),
+    "schedule": ("Schedule",),
+}
 
 __all__ = sorted(_EXPORTS)
 
@@ -67,8 +71,27 @@ def __dir__():
 
 
 def _register_serializables() -> None:
-    for module in _SERIALIZABLE:
-        importlib.import_module(f".{module}", __name__)
+    """Register a stand-in for each of `_SERIALIZABLE` under the name Keras
+    looks up ("keras_mnist_gan>GAN"), unless the class itself is there: it
+    imports its module when a file is loaded, not now. Importing the
+    modules now would go round in a circle when Keras's import comes from
+    one of them (``from keras_mnist_gan.models import build_generator`` as a
+    first line: models imports Keras, which would import gan, which needs
+    models). Importing the real class replaces its stand-in."""
+    import keras
+
+    registry = keras.saving.get_custom_objects()
+    for module, names in _SERIALIZABLE.items():
+        for name in names:
+            registry.setdefault(f"{__name__}>{name}", _stand_in(module, name))
+
+
+def _stand_in(module: str, name: str) -> type:
+    def from_config(config, *args, **kwargs):
+        real = getattr(importlib.import_module(f".{module}", __name__), name)
+        return real.from_config(config, *args, **kwargs)
+
+    return type(name, (), {"from_config": staticmethod(from_config), "__module__": f"{__name__}.{module}"})
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):

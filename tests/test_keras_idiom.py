@@ -25,8 +25,13 @@ np.save(sys.argv[3], generator.predict(np.load(sys.argv[4]), verbose=0))
 
 @pytest.mark.parametrize(
     "imports",
-    ["import keras_mnist_gan\nimport keras", "import keras\nimport keras_mnist_gan"],
-    ids=["package first", "keras first"],
+    [
+        "import keras_mnist_gan\nimport keras",
+        "import keras\nimport keras_mnist_gan",
+        # A module of the package first: it imports Keras itself.
+        "from keras_mnist_gan.models import build_generator\nimport keras",
+    ],
+    ids=["package first", "keras first", "a module first"],
 )
 def test_import_the_package_then_load_model(tmp_path, imports):
     gan = GAN(build_discriminator(seed=0), build_generator(seed=1), seed=0, ema_decay=0.99)
