@@ -3,10 +3,13 @@ records of its training (its metadata.json, `saving.read_metadata`)."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import keras
 
+from .data import MnistData
+from .presets import Preset, closest_preset
 from .saving import METADATA_KEY, ModelFileError, _load, read_metadata
 
 # How the figures of an evaluation are named, in the order printed.
@@ -26,6 +29,79 @@ _QUALITY = [
     ("val_rarest_class", "rarest class share", "{:.3f}"),
     ("val_accuracy", "recognised as the digit asked for", "{:.3f}"),
 ]
+
+
+def generator_metadata(
+    gan: keras.Model,
+    preset: Preset,
+    steps: int,
+    seed: int | None,
+    data: MnistData | str | None,
+    train_images: int | None = None,
+    wall_s: float | None = None,
+    command: str | None = None,
+    quality: dict | None = None,
+) -> dict:
+    """What a generator file records of its training (its metadata.json,
+    ``keras-mnist-gan info``): the preset (its name, what differs from it,
+    every setting), steps, seed, data, wall time, command, and the quality
+    figures measured at the end when there are any."""
+    from . import __version__
+
+    name, changes = closest_preset(preset)
+    source = data.source if isinstance(data, MnistData) else data
+    record = {
+        "draws": (
+            f"28x28 MNIST-like digits, pixels in [0, 1]; class-conditional ({gan.num_classes} classes: "
+            "inputs [noise, label])"
+            if gan.num_classes
+            else "28x28 MNIST-like digits, pixels in [0, 1]; unconditional (input: noise)"
+        ),
+        "noise_dim": int(gan.noise_dim),
+        "num_classes": gan.num_classes,
+        "weights": (
+            f"exponential moving average of the generator's weights (decay {gan.ema_decay:g})"
+            if gan.ema_generator is not None
+            else "the generator's weights"
+        )
+        + "; BatchNorm statistics calibrated before saving",
+        "preset": name,
+        "preset_changes": changes,
+        "preset_settings": preset.as_dict(),
+        "steps": int(steps),
+        "seed": None if seed is None else int(seed),
+        "data": {"source": source, "train_images": train_images, "labels": bool(gan.num_classes)},
+        "wall_s": None if wall_s is None else round(float(wall_s), 1),
+        "command": command,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "package_version": __version__,
+    }
+    if quality:
+        record["quality_at_end"] = quality
+    return record
+
+
+def final_quality(history_csv: str, step: int) -> dict:
+    """The val_* figures history.csv holds for ``step`` (the run's last), if
+    they were measured there."""
+    import csv
+
+    try:
+        with open(history_csv, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return {}
+    if not rows or rows[-1].get("step") in (None, "") or int(float(rows[-1]["step"])) != step:
+        return {}
+    figures = {}
+    for key, value in rows[-1].items():
+        try:
+            if key and key.startswith("val_") and math.isfinite(float(value)):
+                figures[key] = float(value)
+        except (TypeError, ValueError):
+            pass
+    return figures
 
 
 def _layers_within(model):
@@ -86,21 +162,9 @@ def _figures(figures: dict, indent: str = "    ") -> list[str]:
     return lines
 
 
-def model_info(path: str | os.PathLike) -> str:
-    """The text ``keras-mnist-gan info`` prints for ``path``; raises
-    `ModelFileError` for a missing, damaged or non-model file."""
-    metadata = read_metadata(path)  # says what is wrong with a file that is no model, before Keras reads it
-    model = _load(path, "model")
-    lines = [str(path)] + ["  " + line for line in _describe(model)]
-    if metadata.get("keras_version") or metadata.get("date_saved"):
-        lines.append(f"  saved: {metadata.get('date_saved', '?')} by Keras {metadata.get('keras_version', '?')}")
-    record = metadata.get(METADATA_KEY)
-    if not isinstance(record, dict):
-        lines.append(
-            "training: not recorded in this file (generator files record it; a checkpoint's run has it in "
-            "config.json beside it; older generator files did not record it)"
-        )
-        return "\n".join(lines)
+def _training_lines(record: dict) -> list[str]:
+    """The "training:" part of `model_info`, from a file's training record."""
+    lines = []
     lines.append("training:")
     for key in ("draws", "weights"):
         if record.get(key):
@@ -151,6 +215,25 @@ def model_info(path: str | os.PathLike) -> str:
             where += f", step {quality['step']:,}"
         where += ")" if where else ""
         lines.append(f"  quality at the end of training{where}: " + ", ".join(figures))
+    return lines
+
+
+def model_info(path: str | os.PathLike) -> str:
+    """The text ``keras-mnist-gan info`` prints for ``path``; raises
+    `ModelFileError` for a missing, damaged or non-model file."""
+    metadata = read_metadata(path)  # says what is wrong with a file that is no model, before Keras reads it
+    model = _load(path, "model")
+    lines = [str(path)] + ["  " + line for line in _describe(model)]
+    if metadata.get("keras_version") or metadata.get("date_saved"):
+        lines.append(f"  saved: {metadata.get('date_saved', '?')} by Keras {metadata.get('keras_version', '?')}")
+    record = metadata.get(METADATA_KEY)
+    if not isinstance(record, dict):
+        lines.append(
+            "training: not recorded in this file (generator files record it; a checkpoint's run has it in "
+            "config.json beside it; older generator files did not record it)"
+        )
+        return "\n".join(lines)
+    lines += _training_lines(record)
     evaluation = record.get("evaluation")
     if isinstance(evaluation, dict):
         n = evaluation.get("n")

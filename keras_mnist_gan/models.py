@@ -95,6 +95,37 @@ def _upsample(interpolation: str, name: str) -> layers.Layer:
     return layers.Resizing(56, 56, interpolation=interpolation, name=name)
 
 
+def _generator_layers(noise_dim: int, interpolation: str, seed_init: bool, s: list) -> list:
+    """The original generator's layers, noise (and label code) -> 28x28x1."""
+    return [
+        layers.Dense(56 * 56, kernel_initializer=_init(seed_init, s[0]), name="g_dense"),
+        layers.Reshape((56, 56, 1), name="g_reshape"),
+        layers.BatchNormalization(epsilon=1e-5, name="g_bn1"),
+        layers.ReLU(name="g_relu1"),
+        layers.Conv2D(
+            noise_dim // 2, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[1]), name="g_conv1"
+        ),
+        layers.BatchNormalization(epsilon=1e-5, name="g_bn2"),
+        layers.ReLU(name="g_relu2"),
+        _upsample(interpolation, "g_resize1"),
+        layers.Conv2D(
+            noise_dim // 4, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[2]), name="g_conv2"
+        ),
+        layers.BatchNormalization(epsilon=1e-5, name="g_bn3"),
+        layers.ReLU(name="g_relu3"),
+        _upsample(interpolation, "g_resize2"),
+        StridedPointwiseConv2D(
+            1,
+            1,
+            strides=2,
+            padding="same",
+            activation="sigmoid",
+            kernel_initializer=_init(seed_init, s[3]),
+            name="g_pixels",
+        ),
+    ]
+
+
 def build_generator(
     noise_dim: int = SEED_RECIPE.noise_dim,
     interpolation: str = "bicubic",
@@ -121,34 +152,7 @@ def build_generator(
     s = _seeds(seed, 5)
     code_dim = LABEL_EMBEDDING_DIM if num_classes else 0
     body = keras.Sequential(
-        [
-            keras.Input((noise_dim + code_dim,)),
-            layers.Dense(56 * 56, kernel_initializer=_init(seed_init, s[0]), name="g_dense"),
-            layers.Reshape((56, 56, 1), name="g_reshape"),
-            layers.BatchNormalization(epsilon=1e-5, name="g_bn1"),
-            layers.ReLU(name="g_relu1"),
-            layers.Conv2D(
-                noise_dim // 2, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[1]), name="g_conv1"
-            ),
-            layers.BatchNormalization(epsilon=1e-5, name="g_bn2"),
-            layers.ReLU(name="g_relu2"),
-            _upsample(interpolation, "g_resize1"),
-            layers.Conv2D(
-                noise_dim // 4, 3, strides=2, padding="same", kernel_initializer=_init(seed_init, s[2]), name="g_conv2"
-            ),
-            layers.BatchNormalization(epsilon=1e-5, name="g_bn3"),
-            layers.ReLU(name="g_relu3"),
-            _upsample(interpolation, "g_resize2"),
-            StridedPointwiseConv2D(
-                1,
-                1,
-                strides=2,
-                padding="same",
-                activation="sigmoid",
-                kernel_initializer=_init(seed_init, s[3]),
-                name="g_pixels",
-            ),
-        ],
+        [keras.Input((noise_dim + code_dim,)), *_generator_layers(noise_dim, interpolation, seed_init, s)],
         name="generator" if not num_classes else "g_body",
     )
     if not num_classes:

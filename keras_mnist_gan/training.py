@@ -31,11 +31,12 @@ from .gan import GAN
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
-from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset, closest_preset
+from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset
 from .health import HEALTH_DIGITS, GameHealth
 from .run_config import RunConfig
 from .sampling import balanced_labels
 from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
+from .modelinfo import final_quality, generator_metadata
 from .saving import load_gan, save_generator
 from .visuals import TensorBoardLogger, make_gif, plot_history, run_frames
 
@@ -104,79 +105,6 @@ def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> 
     return identity
 
 
-def generator_metadata(
-    gan: GAN,
-    preset: Preset,
-    steps: int,
-    seed: int | None,
-    data: MnistData | str | None,
-    train_images: int | None = None,
-    wall_s: float | None = None,
-    command: str | None = None,
-    quality: dict | None = None,
-) -> dict:
-    """What a generator file records of its training (its metadata.json,
-    ``keras-mnist-gan info``): the preset (its name, what differs from it,
-    every setting), steps, seed, data, wall time, command, and the quality
-    figures measured at the end when there are any."""
-    from . import __version__
-
-    name, changes = closest_preset(preset)
-    source = data.source if isinstance(data, MnistData) else data
-    record = {
-        "draws": (
-            f"28x28 MNIST-like digits, pixels in [0, 1]; class-conditional ({gan.num_classes} classes: "
-            "inputs [noise, label])"
-            if gan.num_classes
-            else "28x28 MNIST-like digits, pixels in [0, 1]; unconditional (input: noise)"
-        ),
-        "noise_dim": int(gan.noise_dim),
-        "num_classes": gan.num_classes,
-        "weights": (
-            f"exponential moving average of the generator's weights (decay {gan.ema_decay:g})"
-            if gan.ema_generator is not None
-            else "the generator's weights"
-        )
-        + "; BatchNorm statistics calibrated before saving",
-        "preset": name,
-        "preset_changes": changes,
-        "preset_settings": preset.as_dict(),
-        "steps": int(steps),
-        "seed": None if seed is None else int(seed),
-        "data": {"source": source, "train_images": train_images, "labels": bool(gan.num_classes)},
-        "wall_s": None if wall_s is None else round(float(wall_s), 1),
-        "command": command,
-        "backend": keras.backend.backend(),
-        "keras_version": keras.__version__,
-        "package_version": __version__,
-    }
-    if quality:
-        record["quality_at_end"] = quality
-    return record
-
-
-def _final_quality(history_csv: str, step: int) -> dict:
-    """The val_* figures history.csv holds for ``step`` (the run's last), if
-    they were measured there."""
-    import csv
-
-    try:
-        with open(history_csv, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        return {}
-    if not rows or rows[-1].get("step") in (None, "") or int(float(rows[-1]["step"])) != step:
-        return {}
-    figures = {}
-    for key, value in rows[-1].items():
-        try:
-            if key and key.startswith("val_") and math.isfinite(float(value)):
-                figures[key] = float(value)
-        except (TypeError, ValueError):
-            pass
-    return figures
-
-
 def _fit_plan(done: int, steps: int, steps_per_epoch: int) -> list[tuple[int, int, int]]:
     """``(initial_epoch, epochs, steps_per_epoch)`` of each `fit` call that
     takes a run from step ``done`` to ``steps``: a run resumed in the middle
@@ -223,7 +151,7 @@ def train(
     sampling), ``history.csv``, ``samples/step_*.png``, ``samples.png``,
     ``curves.png``, ``progress.gif``, ``tensorboard/``, ``config.json``.
     ``generator.keras`` is made of Keras's own layers (it loads without this
-    package) and records the run's settings in its metadata (`generator_metadata`;
+    package) and records the run's settings in its metadata (`modelinfo.generator_metadata`;
     ``keras-mnist-gan info`` prints them), ``command`` among them if given.
     """
     started = time.monotonic()
@@ -454,7 +382,7 @@ def _write_results(gan: GAN, run: _Run, cb: RunCallbacks, data: MnistData, comma
     gan.calibrate_batchnorm()
     cb.checkpoint.save()
     reached = int(gan.step.numpy())
-    quality = _final_quality(files["history"], reached)
+    quality = final_quality(files["history"], reached)
     record = generator_metadata(
         gan,
         run.config.preset,
