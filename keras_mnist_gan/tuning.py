@@ -306,8 +306,6 @@ def run_search(
     as for `training.train`. Under keras-tuner's distributed mode the chief serves
     the oracle and writes the report; workers only run trials.
     """
-    from keras_tuner.src.distribute import utils as dist
-
     _check_search(tuner, project_name, max_trials, steps_per_trial, preset)
     if not isinstance(data, MnistData):
         data = load_mnist(data)
@@ -318,7 +316,8 @@ def run_search(
     )
     project_dir = Path(directory) / project_name
     settings = _search_settings(tuner, max_trials, trial, space, hyperband_epochs, len(data.x_train))
-    is_worker = dist.has_chief_oracle() and not dist.is_chief_oracle()
+    role = _distributed_role()
+    is_worker = role.startswith("worker")
     resuming = False if is_worker else _check_project(project_dir, settings, overwrite)
     classes = None if labels is None else num_classes_of_data(data, labels)
     hypermodel = GANHyperModel(space, trial, num_classes=classes)
@@ -332,7 +331,6 @@ def run_search(
     if resuming:
         finished = sum(t.status in ("COMPLETED", "FAILED", "INVALID") for t in tuner_obj.oracle.trials.values())
         log(f"resuming the search in {project_dir}: {finished} trial(s) already finished")
-    role = "chief" if dist.is_chief_oracle() else ("worker " + os.environ["KERASTUNER_TUNER_ID"] if is_worker else "")
     log(
         f"searching with {tuner}{' as ' + role if role else ''}: up to {max_trials} trials of {steps_per_trial} steps "
         f"on {len(data.x_train)} digits; objective {OBJECTIVE} (min) at n={quality_n}"
@@ -344,6 +342,22 @@ def run_search(
     if reference is not None:
         result.reference = reference_trial(hypermodel, project_dir, data, *reference, log=log, labels=labels)
     return write_report(tuner_obj, result, log=log)
+
+
+def _distributed_role() -> str:
+    """ "" alone; "chief" or "worker ID" in keras-tuner's distributed mode, read
+    from the variables keras-tuner reads: KERASTUNER_ORACLE_IP and _PORT (the
+    chief's oracle) and KERASTUNER_TUNER_ID (an ID holding "chief" serves
+    the oracle)."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return ""
+    missing = [k for k in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID") if k not in os.environ]
+    if missing:
+        raise SearchError(
+            f"KERASTUNER_ORACLE_IP is set but {' and '.join(missing)} not: a distributed search needs all three."
+        )
+    tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+    return "chief" if "chief" in tuner_id else f"worker {tuner_id}"
 
 
 def _search_settings(tuner, max_trials, trial: RunConfig, space, hyperband_epochs, train_images) -> dict:
