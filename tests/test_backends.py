@@ -187,6 +187,7 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two JAX host devices in a subprocess; CI runs -m slow
 @pytest.mark.skipif("jax" not in BACKENDS, reason="JAX is not installed: pip install 'keras-mnist-gan[jax]'")
 def test_jax_data_parallel_on_two_host_devices_matches_one_device():
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")

@@ -147,6 +147,7 @@ def _wait_for(path, proc, timeout=240):
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
+@pytest.mark.slow  # a killed process and its restart: most of a minute; CI runs -m slow
 def test_sigkill_then_same_command_resumes(tmp_path, tiny_npz):
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -204,6 +205,7 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_npz):
     assert step >= 20 and f"checkpoint at step {step}" in text and "run the same command again to resume" in text
 
 
+@pytest.mark.slow  # a killed process and its restart: most of a minute; CI runs -m slow
 def test_kill_in_the_middle_of_a_save_keeps_the_previous_checkpoint(tmp_path, tiny_npz):
     out, marker = tmp_path / "run", tmp_path / "saving"
     argv = _cli(out, tiny_npz, 60)[3:]  # after "-m keras_mnist_gan"
