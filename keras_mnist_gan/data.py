@@ -412,7 +412,9 @@ def validate_images(x, where: str = "images") -> np.ndarray:
     raise DataError(f"{where}: pixels must be uint8, integers in [0, 255] or floats in [0, 1]; got dtype {x.dtype}.")
 
 
-def to_float(x: np.ndarray) -> np.ndarray:
-    """Validated images as float32 in [0, 1], shape (N, 28, 28, 1)."""
-    x = validate_images(x)
+def to_float(x: np.ndarray, checked: bool = False) -> np.ndarray:
+    """Images as float32 in [0, 1], shape (N, 28, 28, 1); ``checked``: ``x``
+    is what `validate_images` returned (the training batches: their images
+    were checked once, not at every step)."""
+    x = x if checked else validate_images(x)
     return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x

@@ -60,7 +60,7 @@ class DigitBatches(keras.utils.PyDataset):
             self._pass = n_pass
             self._order = np.random.default_rng([self.seed, n_pass]).permutation(len(self.images))
         chosen = self._order[i * self.batch_size : (i + 1) * self.batch_size]
-        batch = to_float(self.images[chosen])
+        batch = to_float(self.images[chosen], checked=True)
         return batch if self.labels is None else (batch, self.labels[chosen])
 
 
