@@ -411,13 +411,9 @@ def _add_evaluate_parser(sub) -> None:
 
 def _add_tune_parser(sub) -> None:
     from .presets import (
-        DEFAULT_HYPERBAND_EPOCHS,
-        DEFAULT_MAX_TRIALS,
         DEFAULT_PRESET,
         DEFAULT_PROJECT_NAME,
-        DEFAULT_QUALITY_N,
         DEFAULT_SEED,
-        DEFAULT_STEPS_PER_TRIAL,
         DEFAULT_TUNER,
         DEFAULT_TUNING_DIR,
         PRESETS,
@@ -428,6 +424,36 @@ def _add_tune_parser(sub) -> None:
     u = sub.add_parser("tune", help="search the learning rates with keras-tuner, judged by val_fid")
     u.add_argument("--data", help="MNIST (default: the usual search)")
     u.add_argument("--tuner", choices=TUNER_NAMES, default=DEFAULT_TUNER, help="(default %(default)s)")
+    u.add_argument("--directory", default=DEFAULT_TUNING_DIR, help="where searches live (default %(default)s)")
+    u.add_argument(
+        "--project-name", default=DEFAULT_PROJECT_NAME, help="this search's folder in --directory (default %(default)s)"
+    )
+    u.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=DEFAULT_PRESET,
+        help="settings other than the learning rates (default: %(default)s)",
+    )
+    _add_search_space_arguments(u)
+    _add_trial_budget_arguments(u)
+    u.add_argument(
+        "--conditional",
+        action="store_true",
+        help="require a class-conditional GAN (the default preset's, where the data has labels)",
+    )
+    u.add_argument(
+        "--reference",
+        action="store_true",
+        help=f"also train the original's lr_D {seed.lr_d:g} / lr_G {seed.lr_g:g} at the same budget, for comparison",
+    )
+    u.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
+    u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
+
+
+def _add_trial_budget_arguments(u: argparse.ArgumentParser) -> None:
+    """How much training and judging each of tune's trials gets."""
+    from .presets import DEFAULT_HYPERBAND_EPOCHS, DEFAULT_MAX_TRIALS, DEFAULT_QUALITY_N, DEFAULT_STEPS_PER_TRIAL
+
     u.add_argument(
         "--max-trials",
         type=_positive_int,
@@ -440,22 +466,6 @@ def _add_tune_parser(sub) -> None:
         default=DEFAULT_STEPS_PER_TRIAL,
         help="training steps per trial, warm-up included (default %(default)s)",
     )
-    u.add_argument("--directory", default=DEFAULT_TUNING_DIR, help="where searches live (default %(default)s)")
-    u.add_argument(
-        "--project-name", default=DEFAULT_PROJECT_NAME, help="this search's folder in --directory (default %(default)s)"
-    )
-    u.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=DEFAULT_PRESET,
-        help="settings other than the learning rates (default: %(default)s)",
-    )
-    _add_search_space_arguments(u)
-    u.add_argument(
-        "--conditional",
-        action="store_true",
-        help="require a class-conditional GAN (the default preset's, where the data has labels)",
-    )
     u.add_argument(
         "--quality-n",
         type=_fid_digits,
@@ -463,18 +473,11 @@ def _add_tune_parser(sub) -> None:
         help="digits per trial for val_fid (default %(default)s)",
     )
     u.add_argument(
-        "--reference",
-        action="store_true",
-        help=f"also train the original's lr_D {seed.lr_d:g} / lr_G {seed.lr_g:g} at the same budget, for comparison",
-    )
-    u.add_argument(
         "--hyperband-epochs",
         type=_positive_int,
         default=DEFAULT_HYPERBAND_EPOCHS,
         help="hyperband: a trial's budget in rounds (default %(default)s)",
     )
-    u.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
-    u.add_argument("--overwrite", action="store_true", help="discard a search already in the project folder")
 
 
 def _add_search_space_arguments(u: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from . import losses
+from .compile_config import compile_arguments, compile_config
 from .backend import require_training_backend, step_backend
 from .models import check_pair, noise_dim_of
 from .presets import SEED_RECIPE
@@ -132,28 +133,11 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         step_backend.attach_optimizers(self, [self.d_optimizer, self.g_optimizer, self.d_fake_optimizer])
 
     def get_compile_config(self):
-        if not getattr(self, "compiled", False):
-            return None
-        ser = lambda o: None if o is None else _portable(keras.saving.serialize_keras_object(o))  # noqa: E731
-        return {
-            "d_optimizer": ser(self.d_optimizer),
-            "g_optimizer": ser(self.g_optimizer),
-            "d_fake_optimizer": ser(self.d_fake_optimizer),
-            "label_smoothing": self.label_smoothing,
-            "r1_gamma": self.r1_gamma,
-            "schedule": keras.saving.serialize_keras_object(self.schedule),
-            "jit_compile": self._jit_compile_asked,
-        }
+        return compile_config(self) if getattr(self, "compiled", False) else None
 
     def compile_from_config(self, config):
-        config = dict(config)
-        for key in ("d_optimizer", "g_optimizer", "d_fake_optimizer", "schedule"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(_portable(config[key]))
-        if "r1_interval" in config:  # files saved before the schedule was an object
-            config["schedule"] = Schedule(r1_interval=config.pop("r1_interval"))
         # Builds the optimizer variables, which loading then fills in.
-        self.compile(**config)
+        self.compile(**compile_arguments(config))
 
     # --- training -------------------------------------------------------------
 
@@ -169,7 +153,7 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         """One round of the game on a batch of real digits: D step, G step,
         weight average, trackers. Which of these run is the step's `Phases`
         (D's warm-up, lazy R1: see `schedule`)."""
-        real, labels = self._unpack(data)
+        real, labels = unpack_batch(data, self.num_classes)
         batch = ops.shape(real)[0]
         fake = ops.stop_gradient(self._G(self.sample_noise(batch), labels))
         d_logs = self._discriminator_step(real, fake, labels)
@@ -218,17 +202,6 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         step_backend.apply_gradients(self.g_optimizer, grads, g_vars)
         return loss
 
-    def _unpack(self, data):
-        """A batch is images, or (images, labels) for conditional models:
-        the fakes of a step are drawn for the real digits' labels."""
-        if not isinstance(data, (tuple, list)):
-            data = (data,)
-        if self.num_classes is None:
-            return data[0], None
-        if len(data) < 2 or data[1] is None:
-            raise ValueError("a conditional GAN trains on (images, labels) batches.")
-        return data[0], ops.cast(ops.reshape(data[1], (-1,)), "int32")
-
     def _G(self, noise, labels):
         return self.generator(noise if labels is None else [noise, labels], training=True)
 
@@ -255,13 +228,13 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         return cls(**config)
 
 
-def _portable(config: dict) -> dict:
-    """An optimizer's config that loads on any backend. Keras records some
-    built-in optimizers under their backend's module (PyTorch's Adam as
-    ``keras.src.backend.torch.optimizers.torch_adam``), which would bring a
-    PyTorch optimizer into a TensorFlow process; ``keras.optimizers.Adam``
-    is the same optimizer for whichever backend loads it."""
-    module = str(config.get("module") or "")
-    if module.startswith("keras.src.backend.") and hasattr(keras.optimizers, config.get("class_name", "")):
-        config = {**config, "module": "keras.optimizers"}
-    return config
+def unpack_batch(data, num_classes: int | None):
+    """A batch is images, or (images, labels) for conditional models: the
+    fakes of a step are drawn for the real digits' labels."""
+    if not isinstance(data, (tuple, list)):
+        data = (data,)
+    if num_classes is None:
+        return data[0], None
+    if len(data) < 2 or data[1] is None:
+        raise ValueError("a conditional GAN trains on (images, labels) batches.")
+    return data[0], ops.cast(ops.reshape(data[1], (-1,)), "int32")

@@ -220,6 +220,22 @@ def _reading_notes(d: Path, read: int, bad, resized: int, modes: dict, dark: int
     return notes
 
 
+def _hold_back(d: Path, x: np.ndarray, y: np.ndarray | None, share: float, notes: list[str]):
+    """Split ``share`` of each class off as the test images (a note says so);
+    too few images to spare any: one stands in, and the quality figures
+    say they are off."""
+    held = _held_back(np.zeros(len(x), np.int32) if y is None else y, share)
+    if not held.any():
+        notes.append(f"note: {d}: too few images to hold any back as test images: no quality figures.")
+        return x, y, x[:1], None if y is None else y[:1]
+    notes.append(
+        f"note: {d}: no train/ and test/ folders, so {int(held.sum())} of its {len(held)} images "
+        f"({share:.0%}{' of each class' if y is not None else ''}) are held back as the test "
+        "images of the quality figures."
+    )
+    return x[~held], None if y is None else y[~held], x[held], None if y is None else y[held]
+
+
 def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_SHARE) -> MnistData:
     """A folder of images, in the layout of ``keras.utils.image_dataset_from_directory``.
 
@@ -255,25 +271,11 @@ def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_
     notes = _reading_notes(d, read, bad, resized, modes, dark, train)
     x_train = np.stack(x_train)
     if test is None:
-        share = _held_back(np.zeros(len(x_train), np.int32) if y_train is None else y_train, test_share)
-        x_test, x_train = x_train[share], x_train[~share]
-        if y_train is not None:
-            y_test, y_train = y_train[share], y_train[~share]
-        if share.any():
-            notes.append(
-                f"note: {d}: no train/ and test/ folders, so {int(share.sum())} of its {len(share)} images "
-                f"({test_share:.0%}{' of each class' if y_train is not None else ''}) are held back as the test "
-                "images of the quality figures."
-            )
-        else:
-            notes.append(f"note: {d}: too few images to hold any back as test images: no quality figures.")
+        x_train, y_train, x_test, y_test = _hold_back(d, x_train, y_train, test_share, notes)
     elif not x_test:
         raise DataError(f"{d / 'test'}: holds no readable images; give it some, or leave out test/ and train/.")
     else:
         x_test = np.stack(x_test)
-    if len(x_test) == 0:
-        x_test = x_train[:1]  # too few images to hold any back: the quality figures say they are off
-        y_test = None if y_train is None else y_train[:1]
     return MnistData(
         x_train,
         y_train,

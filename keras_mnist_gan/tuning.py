@@ -447,11 +447,23 @@ def reference_trial(
     return row
 
 
+REPORT_COLUMNS = [
+    "trial",
+    "status",
+    "lr_d",
+    "lr_g",
+    "ratio",
+    "beta_1",
+    "val_fid",
+    "val_score",
+    "val_class_entropy",
+    "val_rarest_class",
+    "seconds",
+]
+
+
 def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
     """trials.csv / trials.md / objective.png, the best GAN and its digits."""
-    from .images import save_grid
-    from .saving import save_generator, save_model_atomic
-
     project_dir = Path(result.project_dir)
     trials = [trial_row(t) for t in tuner.oracle.trials.values()]
     done = [r for r in trials if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
@@ -462,54 +474,47 @@ def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
         "markdown": project_dir / "trials.md",
         "plot": project_dir / "objective.png",
     }
-    columns = [
-        "trial",
-        "status",
-        "lr_d",
-        "lr_g",
-        "ratio",
-        "beta_1",
-        "val_fid",
-        "val_score",
-        "val_class_entropy",
-        "val_rarest_class",
-        "seconds",
-    ]
     listed = result.trials + ([result.reference] if result.reference else [])
     with open(files["csv"], "w", newline="") as f:
-        w = csv.DictWriter(f, columns, extrasaction="ignore")
+        w = csv.DictWriter(f, REPORT_COLUMNS, extrasaction="ignore")
         w.writeheader()
         w.writerows(listed)
-    files["markdown"].write_text(markdown_table(listed, columns))
+    files["markdown"].write_text(markdown_table(listed, REPORT_COLUMNS))
     plot_objective(result.trials, files["plot"], reference=result.reference)
     if done:
         result.best = done[0]
-        best_trial = tuner.oracle.get_trial(done[0]["trial"])
-        gan = tuner.load_model(best_trial)
-        gan.calibrate_batchnorm()
-        files["best_gan"] = Path(save_model_atomic(gan, project_dir / "best_gan.keras"))
-        b = result.best
-        record = {
-            "draws": "28x28 MNIST-like digits, pixels in [0, 1]"
-            + (f"; class-conditional ({gan.num_classes} classes)" if gan.num_classes else "; unconditional"),
-            "tuning": {
-                k: b[k]
-                for k in ("trial", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score", "seconds")
-                if isinstance(b.get(k), (int, float, str)) and (not isinstance(b[k], float) or math.isfinite(b[k]))
-            },
-            "steps": int(gan.step.numpy()),
-        }
-        files["best_generator"] = Path(
-            save_generator(gan.sampler, project_dir / "best_generator.keras", metadata=record)
-        )
-        files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
-        log(
-            f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
-            f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}"
-        )
+        files.update(_save_best(tuner, result.best, project_dir, log))
     result.files = {k: str(v) for k, v in files.items()}
     log("wrote " + ", ".join(result.files.values()))
     return result
+
+
+def _save_best(tuner, b: dict, project_dir: Path, log) -> dict:
+    """The best trial's GAN, its generator (with its tuning record) and digits."""
+    from .images import save_grid
+    from .saving import save_generator, save_model_atomic
+
+    best_trial = tuner.oracle.get_trial(b["trial"])
+    gan = tuner.load_model(best_trial)
+    gan.calibrate_batchnorm()
+    files = {"best_gan": Path(save_model_atomic(gan, project_dir / "best_gan.keras"))}
+    record = {
+        "draws": "28x28 MNIST-like digits, pixels in [0, 1]"
+        + (f"; class-conditional ({gan.num_classes} classes)" if gan.num_classes else "; unconditional"),
+        "tuning": {
+            k: b[k]
+            for k in ("trial", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score", "seconds")
+            if isinstance(b.get(k), (int, float, str)) and (not isinstance(b[k], float) or math.isfinite(b[k]))
+        },
+        "steps": int(gan.step.numpy()),
+    }
+    files["best_generator"] = Path(save_generator(gan.sampler, project_dir / "best_generator.keras", metadata=record))
+    files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
+    log(
+        f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
+        f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}"
+    )
+    return files
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:

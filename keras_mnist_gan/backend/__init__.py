@@ -2,7 +2,7 @@
 
 Keras 3 runs the same model on TensorFlow, JAX and PyTorch, but each takes
 gradients its own way (a tape, a function transform, ``backward``). As in
-Keras's own ``keras/src/backend/{tensorflow,jax,torch}/trainer.py``, those
+Keras's own per-backend trainers (one ``trainer.py`` per backend), those
 lines live side by side here, one module per backend, each exposing:
 
 - ``train_step(model, step, *args)``: how Keras's trainer calls
