@@ -40,7 +40,6 @@ def _portable(config: dict) -> dict:
     optimizer into a TensorFlow process; ``keras.optimizers.Adam`` is the
     same optimizer for whichever backend loads it."""
     module = str(config.get("module") or "")
-    private_backends = "keras." + "src.backend."  # a module path Keras writes, never imported here
-    if module.startswith(private_backends) and hasattr(keras.optimizers, config.get("class_name", "")):
+    if module.startswith("keras.src.backend.") and hasattr(keras.optimizers, config.get("class_name", "")):
         config = {**config, "module": "keras.optimizers"}
     return config
