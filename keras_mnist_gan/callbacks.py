@@ -250,7 +250,8 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
 
 
 class QualityMetrics(keras.callbacks.Callback):
-    """Add ``val_fid``, ``val_score``, ``val_class_entropy`` and
+    """Add ``val_fid``, ``val_score``, ``val_diversity`` (within-class
+    diversity, real digits 1), ``val_class_entropy`` and
     ``val_rarest_class`` to the logs at epoch ends, from ``n`` digits
     against ``n`` real test digits (``self.last`` keeps the latest).
 
@@ -293,10 +294,11 @@ class QualityMetrics(keras.callbacks.Callback):
                 logs.update(self.last)
 
     def _measure(self):
-        from .evaluation import class_spread, frechet_distance, mnist_score
+        from .evaluation import class_spread, frechet_distance, mnist_score, within_class_diversity
 
         if self._real_feats is None:
-            self._real_feats, _ = self.evaluator.features_and_probs(self.real)
+            self._real_feats, real_probs = self.evaluator.features_and_probs(self.real)
+            self._real_classes = real_probs.argmax(axis=1)
         conditional = self.model.num_classes is not None
         # A conditional GAN's digits of random classes: figures comparable
         # with an unconditional GAN's, and its accuracy on the classes drawn.
@@ -304,7 +306,13 @@ class QualityMetrics(keras.callbacks.Callback):
         feats, probs = self.evaluator.features_and_probs(digits)
         if not (np.isfinite(feats).all() and np.isfinite(probs).all()):
             nan = float("nan")
-            self.last = {"val_fid": nan, "val_score": nan, "val_class_entropy": nan, "val_rarest_class": nan}
+            self.last = {
+                "val_fid": nan,
+                "val_score": nan,
+                "val_diversity": nan,
+                "val_class_entropy": nan,
+                "val_rarest_class": nan,
+            }
             if conditional:
                 self.last["val_accuracy"] = nan
         else:
@@ -312,6 +320,11 @@ class QualityMetrics(keras.callbacks.Callback):
             self.last = {
                 "val_fid": frechet_distance(feats, self._real_feats),
                 "val_score": mnist_score(probs),
+                # Within-class diversity: a generator that draws each class
+                # in one style has a fine score and a poor FID; this says why.
+                "val_diversity": within_class_diversity(
+                    feats, probs.argmax(axis=1), self._real_feats, self._real_classes, probs.shape[1]
+                )["within_class_diversity"],
                 "val_class_entropy": spread["class_entropy_bits"],
                 "val_rarest_class": spread["rarest_class_share"],
             }

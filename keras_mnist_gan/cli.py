@@ -302,6 +302,16 @@ def _add_recipe_arguments(t: argparse.ArgumentParser) -> None:
         type=_learning_rate,
         help="sample from an exponential moving average of G's weights with this decay (e.g. 0.999)",
     )
+    t.add_argument(
+        "--mode-seeking",
+        type=_nonnegative_float,
+        help="weight of the mode-seeking term in G's loss: two noises, same digit, different drawings (0: off)",
+    )
+    t.add_argument(
+        "--minibatch-std",
+        type=_nonnegative_int,
+        help="group size of D's minibatch standard deviation, which lets D see alike digits (0: off)",
+    )
     t.add_argument("--warmup-steps", type=_nonnegative_int, help="discriminator-only steps at the start")
     t.add_argument("--noise-dim", type=_positive_int)
 
@@ -557,6 +567,7 @@ def _evaluate(args) -> None:
     rows = [
         ("FID (lower is better)", "fid", "{:.3f}"),
         ("MNIST score (max 10)", "mnist_score", "{:.3f}"),
+        ("within-class diversity (real digits 1)", "within_class_diversity", "{:.3f}"),
         ("class entropy, bits (max 3.32)", "class_entropy_bits", "{:.3f}"),
         ("rarest class share", "rarest_class_share", "{:.4f}"),
         ("mean confidence", "mean_confidence", "{:.4f}"),
@@ -568,6 +579,10 @@ def _evaluate(args) -> None:
         if key in ours:
             print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(floor[key])} |")
     print("class shares: " + " ".join(f"{i}:{s:.3f}" for i, s in enumerate(ours["class_share"])))
+    print(
+        "within-class diversity per class (real digits 1): "
+        + " ".join(f"{i}:{s:.2f}" for i, s in enumerate(ours["within_class_diversity_per_class"]))
+    )
     if labels is not None:
         print(
             f"recognised as the digit asked for: {ours['accuracy']:.4f} overall; per digit "
@@ -681,6 +696,8 @@ def _train(args) -> None:
         ema_decay=args.ema_decay,
         r1_gamma=args.r1_gamma,
         r1_interval=args.r1_interval,
+        mode_seeking=args.mode_seeking,
+        minibatch_std=args.minibatch_std,
         two_d_optimizers=None if args.d_optimizers is None else args.d_optimizers == 2,
     )
     if not 0.0 <= preset.label_smoothing < 1.0:

@@ -18,7 +18,12 @@ def compile_config(gan: keras.Model) -> dict:
     config = {
         key: None if obj is None else _portable(keras.saving.serialize_keras_object(obj)) for key, obj in config.items()
     }
-    config.update(label_smoothing=gan.label_smoothing, r1_gamma=gan.r1_gamma, jit_compile=gan._jit_compile_asked)
+    config.update(
+        label_smoothing=gan.label_smoothing,
+        r1_gamma=gan.r1_gamma,
+        mode_seeking=gan.mode_seeking,
+        jit_compile=gan._jit_compile_asked,
+    )
     return config
 
 

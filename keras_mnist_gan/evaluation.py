@@ -12,6 +12,12 @@ generated digits and N real test digits it gives:
 - **class spread**: the histogram of predicted classes, its entropy in bits
   (log2 10 = 3.32 is uniform) and the rarest class's share;
 - **mean confidence**: the average top class probability;
+- **within-class diversity**: for each class, the mean distance between
+  two digits of that class in the evaluator's features, as a share of the
+  same for real digits of that class (1 = as varied as real digits; a
+  generator that draws every 3 alike scores near 0 for the 3, however good
+  that one 3 is). Digits belong to the class the evaluator reads them as;
+  the figure is the mean over classes, and the least varied class is named;
 - **memorisation**: the share of samples whose nearest training digit (pixel
   L2) is closer than the 5th percentile of real test digits' distances to
   their nearest training digit (about 0.05 for real data by construction).
@@ -168,6 +174,40 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 
     return out
 
 
+# Digits of one class behind its within-class distance: enough for a
+# stable mean, few enough that the pairwise matrix stays small.
+WITHIN_CLASS_DIGITS = 500
+
+
+def mean_pairwise_distance(x: np.ndarray) -> float:
+    """Mean L2 distance between all pairs of rows of ``x`` (nan for fewer than 2)."""
+    if len(x) < 2:
+        return float("nan")
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    sq = (x * x).sum(axis=1)
+    d2 = np.maximum(sq[:, None] - 2.0 * x @ x.T + sq[None, :], 0.0)
+    return float(np.sqrt(d2)[np.triu_indices(len(x), 1)].mean())
+
+
+def within_class_diversity(feats, classes, real_feats, real_classes, num_classes: int) -> dict:
+    """Each class's mean pairwise distance among ``feats`` of that class as
+    a share of the same among ``real_feats`` of that class (nan where either
+    side has fewer than 2 digits), their mean, and the least varied class."""
+    feats, real_feats = np.asarray(feats), np.asarray(real_feats)
+    classes, real_classes = np.asarray(classes), np.asarray(real_classes)
+    shares = []
+    for c in range(num_classes):
+        ours = mean_pairwise_distance(feats[classes == c][:WITHIN_CLASS_DIGITS])
+        real = mean_pairwise_distance(real_feats[real_classes == c][:WITHIN_CLASS_DIGITS])
+        shares.append(ours / real if real > 0 else float("nan"))
+    known = [(s, c) for c, s in enumerate(shares) if math.isfinite(s)]
+    return {
+        "within_class_diversity": float(np.mean([s for s, _ in known])) if known else float("nan"),
+        "within_class_diversity_per_class": [round(s, 4) if math.isfinite(s) else float("nan") for s in shares],
+        "least_varied_class": int(min(known)[1]) if known else None,
+    }
+
+
 def requested_accuracy(probs: np.ndarray, labels: np.ndarray) -> dict:
     """How often the evaluator recognises the digit that was asked for:
     overall and per class (a conditional generator's digits)."""
@@ -199,13 +239,14 @@ def quality(
     """
     images, real_test = to_float(images), to_float(real_test)
     feats, probs = evaluator.features_and_probs(images)
-    real_feats, _ = evaluator.features_and_probs(real_test)
+    real_feats, real_probs = evaluator.features_and_probs(real_test)
     out = {
         "n": len(images),
         "fid": frechet_distance(feats, real_feats),
         "mnist_score": mnist_score(probs),
         "mean_confidence": float(probs.max(axis=1).mean()),
         **class_spread(probs),
+        **within_class_diversity(feats, probs.argmax(axis=1), real_feats, real_probs.argmax(axis=1), probs.shape[1]),
     }
     if labels is not None:
         out.update(requested_accuracy(probs, labels))

@@ -81,6 +81,7 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         d_fake_optimizer: keras.optimizers.Optimizer | None = None,
         label_smoothing: float = 0.0,
         r1_gamma: float = 0.0,
+        mode_seeking: float = 0.0,
         schedule: Schedule | None = None,
         jit_compile: bool | str = "auto",
         **kwargs,
@@ -101,6 +102,10 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
                 to D's loss: it stops D from growing steep walls around the
                 real digits, which keeps G's gradient alive. 0: none (the
                 original design had none).
+            mode_seeking: weight of the mode-seeking term in G's loss
+                (`losses.mode_seeking_loss`): each G batch is drawn in pairs
+                of the same label and different noise, and G pays for pairs
+                that look alike. 0: none.
             schedule: when R1 is taken and how the weight average warms up
                 (`Schedule`; default R1 every step).
             jit_compile: XLA for the whole step; Keras's "auto" turns it off
@@ -110,9 +115,11 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         require_training_backend()
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}.")
-        if not 0.0 <= float(r1_gamma) < float("inf"):
-            raise ValueError(f"r1_gamma must be a finite number >= 0; got {r1_gamma}.")
+        for name, value in (("r1_gamma", r1_gamma), ("mode_seeking", mode_seeking)):
+            if not 0.0 <= float(value) < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value}.")
         self.r1_gamma, self.label_smoothing = float(r1_gamma), float(label_smoothing)
+        self.mode_seeking = float(mode_seeking)
         self.schedule = schedule or Schedule()
         # No optimizer for the Model itself: D and G each have their own.
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
@@ -195,8 +202,15 @@ class GAN(PhasedTraining, GameTrackers, Sampling, RunState, keras.Model):
         """G learns to make D say 1 on fresh digits."""
         g_vars = self.generator.trainable_variables
 
+        if self.mode_seeking and labels is not None:
+            labels = losses.paired_labels(labels)
+
         def loss_fn():
-            return losses.generator_loss(self._D(self._G(noise, labels), labels)), {}
+            fake = self._G(noise, labels)
+            loss = losses.generator_loss(self._D(fake, labels))
+            if self.mode_seeking:
+                loss = loss + self.mode_seeking * losses.mode_seeking_loss(fake, noise)
+            return loss, {}
 
         (loss, _), grads = step_backend.value_and_grad(loss_fn, g_vars)
         step_backend.apply_gradients(self.g_optimizer, grads, g_vars)

@@ -5,7 +5,10 @@
    climbs while the digits stop improving (the original design's first
    known problem).
 2. **The generator collapses**: it draws the same few shapes whatever the
-   noise (its second known problem).
+   noise (its second known problem). A conditional generator can also
+   collapse within its classes: every 3 the same 3, while the ten classes
+   still look varied side by side; given the real digits' labels, the
+   monitor compares each class with real digits of that class.
 
 `GameHealth` checks both every ``window`` steps and warns once per episode
 (again only after the game recovered and relapsed).
@@ -24,6 +27,8 @@ from .data import to_float
 
 # Real digits the monitor compares the generated ones with.
 HEALTH_DIGITS = 512
+# Generated digits per class behind the within-class check.
+DIGITS_PER_CLASS = 8
 
 
 def diversity(images: np.ndarray) -> float:
@@ -49,6 +54,11 @@ class GameHealth(keras.callbacks.Callback):
             odds) and still rising, for ``patience`` windows in a row.
         diversity_threshold: the generator "collapses" when 64 digits from
             fixed noise are less diverse than this fraction of real digits ...
+        real_labels: the classes of ``real_images``; with them, and a
+            conditional GAN, the monitor also draws ``DIGITS_PER_CLASS``
+            digits of each class from fixed noise and warns, naming the
+            classes, when a class's digits are less diverse than
+            ``class_threshold`` of real digits of that class.
         grace_steps: both checks start after this many generator steps: a
             freshly initialised generator draws near-identical grey squares
             that any discriminator rejects, so the first few hundred steps
@@ -72,6 +82,8 @@ class GameHealth(keras.callbacks.Callback):
         seed: int = 0,
         stop_on_failure: bool = False,
         log=None,
+        real_labels: np.ndarray | None = None,
+        class_threshold: float = 0.5,
     ):
         super().__init__()
         if int(window) < 1:
@@ -79,6 +91,14 @@ class GameHealth(keras.callbacks.Callback):
         rng = np.random.default_rng(seed)
         real = to_float(real_images)
         self.real_diversity = diversity(real[rng.choice(len(real), size=min(n, len(real)), replace=False)])
+        # Each class's real diversity, for the classes with two real digits or more.
+        self.class_diversity = {}
+        if real_labels is not None:
+            real_labels = np.asarray(real_labels).reshape(-1)
+            for c in np.unique(real_labels):
+                if (real_labels == c).sum() >= 2:
+                    self.class_diversity[int(c)] = diversity(real[real_labels == c][:n])
+        self.class_threshold = float(class_threshold)
         self.window = int(window)
         self.acc_threshold = float(acc_threshold)
         self.g_loss_threshold = float(g_loss_threshold)
@@ -91,7 +111,7 @@ class GameHealth(keras.callbacks.Callback):
         self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         self.events: list[tuple[int, str, str]] = []
         self.message: str | None = None
-        self._active = {"d_wins": False, "collapse": False}
+        self._active = {"d_wins": False, "collapse": False, "class_collapse": False}
 
     def on_train_begin(self, logs=None):
         self.noise = np.random.default_rng(self.seed).standard_normal((self.n, self.model.noise_dim)).astype("float32")
@@ -121,6 +141,8 @@ class GameHealth(keras.callbacks.Callback):
         if g_steps >= self.grace_steps:
             self._check_discriminator(step, win)
             self._check_collapse(step)
+            if self.model.num_classes is not None and self.class_diversity:
+                self._check_class_collapse(step)
 
     def _check_discriminator(self, step, win):
         prev, self._prev_g_loss = self._prev_g_loss, win["g_loss"]
@@ -158,6 +180,39 @@ class GameHealth(keras.callbacks.Callback):
                 f"step {step}: the generator is collapsing: {self.n} digits from different noise are only "
                 f"{ratio:.0%} as diverse as real digits (threshold {self.diversity_threshold:.0%}). Look at the "
                 "latest grid; lower lr_G, or restart from an earlier checkpoint."
+            ),
+        )
+
+    def class_diversity_shares(self) -> dict[int, float]:
+        """Each class's generated diversity as a share of its real one:
+        ``DIGITS_PER_CLASS`` digits of the class from fixed noise."""
+        classes = [c for c in self.class_diversity if c < self.model.num_classes]
+        per = DIGITS_PER_CLASS
+        noise = np.random.default_rng(self.seed + 1).standard_normal((per, self.model.noise_dim)).astype("float32")
+        noise = np.tile(noise, (len(classes), 1))  # the same noises for every class
+        labels = np.repeat(np.asarray(classes, "int32"), per)
+        digits = keras.ops.convert_to_numpy(
+            self.model.generator(generator_inputs(self.model.generator, noise, labels), training=True)
+        )
+        return {
+            c: diversity(digits[i * per : (i + 1) * per]) / max(self.class_diversity[c], 1e-12)
+            for i, c in enumerate(classes)
+        }
+
+    def _check_class_collapse(self, step):
+        shares = self.class_diversity_shares()
+        alike = {c: s for c, s in shares.items() if s < self.class_threshold}
+        named = ", ".join(f"{c} {s:.0%}" for c, s in sorted(alike.items(), key=lambda cs: cs[1])[:10])
+        more = f" and {len(alike) - 10} more" if len(alike) > 10 else ""
+        self._report(
+            "class_collapse",
+            bool(alike),
+            step,
+            (
+                f"step {step}: the generator draws some classes in one style: {DIGITS_PER_CLASS} digits of a "
+                "class from different noise are only this diverse, as a share of real digits of that class: "
+                f"{named}{more} (threshold {self.class_threshold:.0%}). Look at those rows of the latest grid; "
+                "a class drawn in one style rarely recovers: train again with another --seed."
             ),
         )
 

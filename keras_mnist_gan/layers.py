@@ -117,3 +117,44 @@ class StridedPointwiseConv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         sh, sw = self.strides
         return ops.conv(inputs[:, ::sh, ::sw, :], kernel, strides=1, padding="valid", data_format="channels_last")
+
+
+@keras.saving.register_keras_serializable(package="keras_mnist_gan")
+class MinibatchStddev(keras.layers.Layer):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018): one more
+    feature map holding how much the images of each group of
+    ``group_size`` consecutive images differ, so the discriminator can see
+    a batch of near-identical generated digits for what it is.
+
+    Groups are consecutive images, so a batch of real digits followed by
+    generated ones (the discriminator's stacked call) never mixes the two
+    in a group. A batch whose size ``group_size`` does not divide is taken
+    in groups of the largest divisor below it.
+    """
+
+    def __init__(self, group_size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if int(group_size) < 2:
+            raise ValueError(f"MinibatchStddev needs groups of at least 2 images; got {group_size}.")
+        self.group_size = int(group_size)
+
+    def _group(self, batch) -> int:
+        if not isinstance(batch, int):  # unknown while the model is built symbolically
+            return self.group_size
+        return max(g for g in range(1, min(self.group_size, batch) + 1) if batch % g == 0)
+
+    def call(self, x):
+        shape = ops.shape(x)
+        g = self._group(shape[0])
+        groups = ops.reshape(x, (-1, g, *shape[1:]))
+        spread = ops.mean(ops.sqrt(ops.var(groups, axis=1) + 1e-8), axis=(1, 2, 3), keepdims=True)
+        spread = ops.repeat(spread, g, axis=0)  # (batch, 1, 1, 1): each image its group's figure
+        return ops.concatenate([x, ops.broadcast_to(spread, (shape[0], shape[1], shape[2], 1))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(group_size=self.group_size)
+        return config

@@ -35,6 +35,28 @@ def generator_loss(fake_logits):
     return _cross_entropy(1.0, fake_logits)
 
 
+def mode_seeking_loss(images, noise):
+    """The mode-seeking term (Mao et al. 2019, MSGAN) for a batch whose two
+    halves are drawn for the same labels from different noise: the inverse
+    of how far apart the two digits of each pair are (mean absolute pixel
+    difference) per unit of distance between their noises. A generator
+    that draws one digit whatever the noise pays without bound; one whose
+    digits follow its noise pays little."""
+    images, noise = ops.cast(images, "float32"), ops.cast(noise, "float32")
+    half = ops.shape(images)[0] // 2
+    apart = ops.mean(ops.abs(images[:half] - images[half : 2 * half]), axis=(1, 2, 3))
+    noise_apart = ops.mean(ops.abs(noise[:half] - noise[half : 2 * half]), axis=1)
+    return ops.mean(1.0 / (apart / noise_apart + 1e-5))
+
+
+def paired_labels(labels):
+    """``labels`` with the first half repeated in the second, so that
+    `mode_seeking_loss` compares digits of the same class."""
+    half = ops.shape(labels)[0] // 2
+    rest = ops.shape(labels)[0] - 2 * half
+    return ops.concatenate([labels[:half], labels[:half], labels[2 * half : 2 * half + rest]], axis=0)
+
+
 def r1_penalty(slopes, gamma: float):
     """The R1 penalty (Mescheder et al. 2018), ``gamma / 2 * E ||grad_x D(x)||^2``
     over real digits, from ``slopes`` = grad_x D(x)."""

@@ -16,6 +16,7 @@ from .saving import METADATA_KEY, ModelFileError, _load, read_metadata
 _FIGURES = [
     ("fid", "FID (lower is better)", "{:.3f}"),
     ("mnist_score", "MNIST score (max 10)", "{:.3f}"),
+    ("within_class_diversity", "within-class diversity (real digits 1)", "{:.3f}"),
     ("class_entropy_bits", "class entropy, bits (max 3.32)", "{:.3f}"),
     ("rarest_class_share", "rarest class share", "{:.4f}"),
     ("mean_confidence", "mean confidence", "{:.4f}"),
@@ -25,6 +26,7 @@ _FIGURES = [
 _QUALITY = [
     ("val_fid", "FID", "{:.2f}"),
     ("val_score", "MNIST score", "{:.2f}"),
+    ("val_diversity", "within-class diversity (real digits 1)", "{:.2f}"),
     ("val_class_entropy", "class entropy, bits", "{:.3f}"),
     ("val_rarest_class", "rarest class share", "{:.3f}"),
     ("val_accuracy", "recognised as the digit asked for", "{:.3f}"),

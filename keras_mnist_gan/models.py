@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .layers import BicubicResize, StridedPointwiseConv2D
+from .layers import BicubicResize, MinibatchStddev, StridedPointwiseConv2D
 from .presets import SEED_RECIPE
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -44,7 +44,9 @@ def _seeds(seed: int | None, n: int) -> list[int | None]:
 LABEL_EMBEDDING_DIM = 16
 
 
-def build_discriminator(seed_init: bool = True, seed: int | None = None, num_classes: int | None = None) -> keras.Model:
+def build_discriminator(
+    seed_init: bool = True, seed: int | None = None, num_classes: int | None = None, minibatch_std: int = 0
+) -> keras.Model:
     """The 28x28x1 -> logit discriminator of the original design.
 
     With ``num_classes`` it also takes each digit's label (int) and becomes a
@@ -52,6 +54,11 @@ def build_discriminator(seed_init: bool = True, seed: int | None = None, num_cla
     inner product of a learned label embedding with D's 1024 features. It
     adds one embedding to the original layers and asks "is this a real
     digit of this class?" directly, without changing the image path.
+
+    ``minibatch_std`` (a group size; 0: none) adds `MinibatchStddev` after
+    the second pooling: one more 7x7 feature map that tells D how varied
+    each group of that many digits is, the standard counter to a generator
+    that draws every digit of a class alike.
     """
     s = _seeds(seed, 5)
     trunk = [
@@ -63,6 +70,7 @@ def build_discriminator(seed_init: bool = True, seed: int | None = None, num_cla
             64, 5, padding="same", activation="relu", kernel_initializer=_init(seed_init, s[1]), name="d_conv2"
         ),
         layers.AveragePooling2D(2, name="d_pool2"),
+        *([MinibatchStddev(minibatch_std, name="d_minibatch_std")] if minibatch_std else []),
         layers.Flatten(name="d_flatten"),
         layers.Dense(1024, activation="relu", kernel_initializer=_init(seed_init, s[2]), name="d_dense1"),
     ]

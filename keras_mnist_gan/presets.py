@@ -28,6 +28,12 @@ class Preset:
     # Class-conditional models (models.py): digits on request, trained on
     # (images, labels). The architecture otherwise stays the seed one.
     conditional: bool = False
+    # Minibatch standard deviation in D (`MinibatchStddev`): its group size;
+    # 0: none, as in the original design.
+    minibatch_std: int = 0
+    # Weight of the mode-seeking term in G's loss (`losses.mode_seeking_loss`);
+    # 0: none.
+    mode_seeking: float = 0.0
 
     def with_(self, **changes) -> "Preset":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -48,6 +54,7 @@ class Preset:
             "d_fake_optimizer": adam(self.lr_d) if self.two_d_optimizers else None,
             "label_smoothing": self.label_smoothing,
             "r1_gamma": self.r1_gamma,
+            "mode_seeking": self.mode_seeking,
             "schedule": Schedule(r1_interval=self.r1_interval),
         }
 

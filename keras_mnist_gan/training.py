@@ -60,7 +60,7 @@ def build_gan(preset: Preset, seed: int | None = 0, num_classes: int | None = No
     a conditional preset's has ``num_classes`` classes (default MNIST's 10)."""
     classes = (num_classes or NUM_CLASSES) if preset.conditional else None
     gan = GAN(
-        build_discriminator(seed=seed, num_classes=classes),
+        build_discriminator(seed=seed, num_classes=classes, minibatch_std=preset.minibatch_std),
         build_generator(noise_dim=preset.noise_dim, seed=None if seed is None else seed + 100, num_classes=classes),
         seed=seed,
         ema_decay=preset.ema_decay,
@@ -263,7 +263,12 @@ def run_callbacks(config: RunConfig, steps: int, data: MnistData, evaluator=None
         cb.clock = StopAfterMinutes(config.minutes, started=run.started if run else None)
         cb.all.append(cb.clock)
     if config.health:
-        cb.monitor = GameHealth(data.x_train[:HEALTH_DIGITS], stop_on_failure=config.stop_on_failure, seed=config.seed)
+        cb.monitor = GameHealth(
+            data.x_train[:HEALTH_DIGITS],
+            stop_on_failure=config.stop_on_failure,
+            seed=config.seed,
+            real_labels=None if data.y_train is None else data.y_train[:HEALTH_DIGITS],
+        )
         cb.all.append(cb.monitor)
     cb.quality = _quality_metrics(config, data, evaluator, log)
     if cb.quality is not None:

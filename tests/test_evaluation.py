@@ -10,6 +10,7 @@ from keras_mnist_gan.evaluation import (
     nearest_distances,
     quality,
     real_floor,
+    within_class_diversity,
 )
 
 
@@ -88,3 +89,29 @@ def test_quality_figures_on_known_inputs(evaluator, subset):
     # Copies of training digits are flagged as memorised.
     copies = quality(evaluator, real[:200], test, real_train=real)
     assert copies["memorised_share"] == 1.0
+
+
+def test_within_class_diversity_names_a_class_drawn_in_one_style():
+    rng = np.random.default_rng(0)
+    real, classes = rng.normal(size=(600, 16)), np.repeat(np.arange(3), 200)
+    same = within_class_diversity(real, classes, real, classes, 3)
+    assert same["within_class_diversity"] == pytest.approx(1.0)
+    alike = real.copy()
+    alike[classes == 1] = alike[classes == 1][0]  # every digit of class 1 the same
+    figures = within_class_diversity(alike, classes, real, classes, 3)
+    assert figures["within_class_diversity_per_class"][1] == pytest.approx(0.0, abs=1e-6)
+    assert figures["least_varied_class"] == 1
+    assert figures["within_class_diversity"] == pytest.approx(2 / 3, abs=1e-3)
+    # A class with fewer than two digits on either side has no figure.
+    lone = within_class_diversity(real[:401], classes[:401], real, classes, 3)
+    assert np.isnan(lone["within_class_diversity_per_class"][2])
+
+
+def test_quality_reports_within_class_diversity(evaluator, subset):
+    test = subset.x_test[:1000]
+    floor = real_floor(evaluator, subset.x_train, subset.x_test, 1000, memorisation=False)
+    assert 0.9 < floor["within_class_diversity"] < 1.1
+    # One drawing per class, repeated: the classes are all there, each in one style.
+    one_each = np.concatenate([np.repeat(subset.x_train[subset.y_train == c][:1], 100, axis=0) for c in range(10)])
+    q = quality(evaluator, one_each, test, memorisation=False)
+    assert q["class_entropy_bits"] > 3.2 and q["within_class_diversity"] < 0.05

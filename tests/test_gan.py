@@ -298,3 +298,50 @@ def test_steps_under_a_mixed_precision_policy(tiny_images):
     assert all(v.dtype == "float32" and np.isfinite(v.numpy()).all() for v in gan.trainable_variables)
     digits = gan.generate(8, seed=0)
     assert digits.dtype == np.float32 and digits.shape == (8, 28, 28, 1)
+
+
+def test_minibatch_stddev_sees_alike_groups_and_never_mixes_groups():
+    from keras_mnist_gan.layers import MinibatchStddev
+
+    rng = np.random.default_rng(0)
+    varied = rng.random((4, 7, 7, 3)).astype("float32")
+    alike = np.repeat(varied[:1], 4, axis=0)
+    out = keras.ops.convert_to_numpy(MinibatchStddev(4)(np.concatenate([varied, alike])))
+    assert out.shape == (8, 7, 7, 4)
+    np.testing.assert_array_equal(out[..., :3], np.concatenate([varied, alike]))
+    spread = out[:, 0, 0, 3]
+    assert spread[:4].min() > 0.1 and spread[4:].max() < 1e-3  # one figure per group of 4
+    # A batch of 6 in groups of at most 4: groups of 3 (the largest divisor).
+    assert keras.ops.convert_to_numpy(MinibatchStddev(4)(varied[:3].repeat(2, axis=0))).shape == (6, 7, 7, 4)
+    with pytest.raises(ValueError, match="at least 2"):
+        MinibatchStddev(1)
+
+
+def test_mode_seeking_term_grows_as_pairs_look_alike():
+    from keras_mnist_gan import losses
+
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((8, 100)).astype("float32")
+    varied = rng.random((8, 28, 28, 1)).astype("float32")
+    alike = np.concatenate([varied[:4], varied[:4] + 0.01])
+    far, near = (float(losses.mode_seeking_loss(x, noise)) for x in (varied, alike))
+    assert 0 < far < near and near > 20 * far
+    labels = keras.ops.convert_to_numpy(losses.paired_labels(np.arange(7, dtype="int32")))
+    np.testing.assert_array_equal(labels, [0, 1, 2, 0, 1, 2, 6])
+
+
+def test_mode_seeking_and_minibatch_stddev_train_and_round_trip(tmp_path, tiny_images):
+    from keras_mnist_gan.presets import PRESETS
+    from keras_mnist_gan.training import build_gan
+
+    labels = np.arange(len(tiny_images)) % 10
+    gan = build_gan(PRESETS["quality"].with_(mode_seeking=1.0, minibatch_std=5), seed=0)
+    assert gan.discriminator.get_layer("d_features").get_layer("d_minibatch_std").group_size == 5
+    before = weights(gan.generator)
+    gan.fit(make_dataset(tiny_images, 20, labels=labels, seed=0), steps_per_epoch=4, epochs=1, verbose=0)
+    assert all(changed(before, weights(gan.generator)))
+    back = load_gan(save_model_atomic(gan, tmp_path / "gan.keras"))
+    assert back.mode_seeking == 1.0
+    np.testing.assert_allclose(back.generate(8, seed=1), gan.generate(8, seed=1), atol=1e-6)
+    with pytest.raises(ValueError, match="mode_seeking"):
+        gan.compile(mode_seeking=-1.0)
