@@ -38,4 +38,4 @@ def test_readme_python_block_runs_in_a_fresh_folder(tmp_path):
     env.update(HOME=str(tmp_path / "home"), KERAS_HOME=str(tmp_path / "home" / ".keras"))
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (tmp_path / "run" / "generator.keras").is_file() and (tmp_path / "run" / "gan.keras").is_file()
+    assert (tmp_path / "api_run" / "generator.keras").is_file() and (tmp_path / "api_run" / "gan.keras").is_file()

@@ -26,7 +26,9 @@ from keras_mnist_gan.training import train
 
 REFERENCE = Path(__file__).parent / "reference" / f"weights_{keras.backend.backend()}.json"
 RUNS = {
-    "quality": dict(noise_dim=16, warmup_steps=4, r1_interval=4, batch_size=20),
+    # Without the mode-seeking term, which joined the preset after the
+    # references were recorded (its own tests are in test_gan.py).
+    "quality": dict(noise_dim=16, warmup_steps=4, r1_interval=4, batch_size=20, mode_seeking=0.0),
     "seed": dict(noise_dim=16, warmup_steps=4, batch_size=20),
 }
 STEPS = 12
