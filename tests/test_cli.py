@@ -69,6 +69,7 @@ def test_train_writes_everything(trained_run):
         "d_r1",
         "g_loss",
         "val_class_entropy",
+        "val_diversity",
         "val_fid",
         "val_rarest_class",
         "val_score",
