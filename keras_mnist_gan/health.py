@@ -24,6 +24,7 @@ import numpy as np
 from .sampling import balanced_labels, generator_inputs
 
 from .data import to_float
+from .evaluation import mean_pairwise_distance
 
 # Real digits the monitor compares the generated ones with.
 HEALTH_DIGITS = 512
@@ -32,12 +33,8 @@ DIGITS_PER_CLASS = 8
 
 
 def diversity(images: np.ndarray) -> float:
-    """Mean pixel-space L2 distance between all pairs of ``images``."""
-    x = to_float(images).reshape(len(images), -1).astype(np.float64)
-    sq = (x * x).sum(axis=1)
-    d2 = np.maximum(sq[:, None] - 2.0 * x @ x.T + sq[None, :], 0.0)
-    n = len(x)
-    return float(np.sqrt(d2)[np.triu_indices(n, 1)].mean()) if n > 1 else 0.0
+    """Mean pixel-space L2 distance between all pairs of ``images`` (0 for fewer than 2)."""
+    return mean_pairwise_distance(to_float(images)) if len(images) > 1 else 0.0
 
 
 class GameHealth(keras.callbacks.Callback):
