@@ -96,7 +96,81 @@ def levers_table(results: list[dict]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-RENDERERS = {"seeds": seeds_table}
+def eval_table(result: dict) -> str:
+    """A shipped generator's figures from ``evaluate --json`` beside the
+    real-data floor, then the share recognised as asked, per class."""
+    g, floor = result["generator"], result["real_floor"]
+    rows = [
+        ("FID (lower is better)", "fid", lambda v: f"{v:.2f}"),
+        ("MNIST score (max 10)", "mnist_score", lambda v: f"{v:.2f}"),
+        ("class entropy, bits (max 3.32)", "class_entropy_bits", lambda v: f"{v:.2f}"),
+        ("rarest class's share", "rarest_class_share", _pct),
+        ("mean confidence", "mean_confidence", lambda v: f"{v:.3f}"),
+        ("memorised share", "memorised_share", _pct),
+        ("recognised as the digit asked for", "accuracy", _pct),
+    ]
+    out = f"| figure | {result['model']} | real-data floor |\n| --- | --- | --- |\n"
+    for label, key, fmt in rows:
+        if key in g:
+            out += f"| {label} | {fmt(g[key])} | {fmt(floor[key]) if key in floor else ''} |\n"
+    per_class = g.get("accuracy_per_class")
+    if per_class:
+        out += "\nRecognised as asked, per digit:\n\n"
+        out += "| " + " | ".join(str(c) for c in range(len(per_class))) + " |\n"
+        out += "| --- " * len(per_class) + "|\n"
+        out += "| " + " | ".join(_pct(a) for a in per_class) + " |\n"
+    out += (
+        f"\n*`keras-mnist-gan evaluate --model {result['model']} -n {result['n']} --data {result['data']}`: "
+        f"{g['n']:,} generated digits against the 10,000 test digits; the floor is {floor['n']:,} real "
+        "training digits scored the same way.*\n"
+    )
+    return out
+
+
+def _best_median(runs: list[dict], key: str = "train_digits_per_s") -> tuple[float, float]:
+    values = sorted(r[key] for r in runs)
+    return values[-1], values[(len(values) - 1) // 2]
+
+
+def speed_table(result: dict) -> str:
+    """The original design as a TensorFlow 1 graph against ``GAN.fit``, the
+    seed configuration, each run in its own process."""
+    out = (
+        "| implementation | training digits/s, best | median | cores used | peak memory |\n"
+        "| --- | --- | --- | --- | --- |\n"
+    )
+    for label, key in (("TF1 graph (`benchmarks/tf1_baseline.py`)", "tf1"), ("`GAN.fit`, seed configuration", "keras")):
+        runs = result["runs"][key]
+        best, median = _best_median(runs)
+        cores = sorted(r["cores_used"] for r in runs)
+        memory = max(r["peak_rss_mb"] for r in runs) / 1024
+        out += f"| {label} | {best:.0f} | {median:.0f} | {cores[0]:.1f} to {cores[-1]:.1f} | {memory:.1f} GB |\n"
+    sample, _ = _best_median(result["runs"]["keras"], "sample_digits_per_s")
+    out += (
+        f"\n*{result['repeats']} runs of each, {result['steps_timed']} timed steps at batch {result['batch']} "
+        f"after 30 untimed; `generate` (batch 500) draws {sample:,.0f} digits/s at best. Rerun: "
+        f"`python benchmarks/speed.py --data mnist.npz --steps {result['steps_timed']} --repeats {result['repeats']} "
+        "--json benchmarks/results/speed.json`.*\n"
+    )
+    return out
+
+
+def backend_table(result: dict) -> str:
+    """The seed configuration's training speed on each Keras backend."""
+    out = "| backend | training digits/s, best | median |\n| --- | --- | --- |\n"
+    for backend, figures in result["backends"].items():
+        best, median = _best_median(figures["runs"]["keras"])
+        out += f"| {backend} | {best:.0f} | {median:.0f} |\n"
+    out += (
+        f"\n*{result['repeats']} runs per backend, alternating, {result['steps_timed']} timed steps at batch "
+        f"{result['batch']}. Rerun: `python benchmarks/speed.py --backends {','.join(result['backends'])} "
+        f"--data mnist.npz --steps {result['steps_timed']} --repeats {result['repeats']} "
+        "--json benchmarks/results/backend_speed.json`.*\n"
+    )
+    return out
+
+
+RENDERERS = {"seeds": seeds_table, "eval": eval_table, "speed": speed_table, "backend": backend_table}
 # Tables made of several results files: the block's name, the files' pattern.
 COLLECTIONS = {"levers": ("seeds_screen_*.json", levers_table)}
 

@@ -69,3 +69,21 @@ def test_seeds_table_has_a_row_per_seed_and_the_median_and_worst(tmp_path, monke
     (tmp_path / "nosuchkind_x.json").write_text("{}")
     with pytest.raises(SystemExit, match="no renderer"):
         tables.render("nosuchkind_x")
+
+
+def test_eval_table_sets_each_figure_beside_the_real_floor_and_one_cell_per_class(tmp_path, monkeypatch):
+    tables = renderer()
+    figures = {"n": 100, "fid": 3.5, "mnist_score": 9.1, "rarest_class_share": 0.08}
+    result = {
+        "model": "g.keras",
+        "n": 100,
+        "data": "mnist.npz",
+        "generator": {**figures, "accuracy_per_class": [0.9, 0.95, 1.0]},
+        "real_floor": {**figures, "fid": 0.5},
+    }
+    (tmp_path / "eval_x.json").write_text(json.dumps(result))
+    monkeypatch.setattr(tables, "RESULTS", str(tmp_path))
+    text = tables.render("eval_x")
+    assert "| FID (lower is better) | 3.50 | 0.50 |" in text
+    assert "| 90.0% | 95.0% | 100.0% |" in text
+    assert "--model g.keras -n 100 --data mnist.npz" in text

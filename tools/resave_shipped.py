@@ -6,7 +6,7 @@ card's facts in their metadata (``keras-mnist-gan info`` prints them).
 Loads each file through the package, rebuilds it with built-in layers
 (`portable_generator`, the same weights and BatchNorm statistics), records
 the training and evaluation facts of saved_models/README.md and the
-*_eval.json files, writes it back in place, and checks that the new file
+benchmarks/results/eval_*.json files, writes it back in place, and checks that the new file
 draws the old file's digits within 1e-4. Running it again changes only the
 save date.
 """
@@ -28,19 +28,26 @@ from keras_mnist_gan.saving import load_generator, read_metadata, save_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "saved_models"
-DATA = "../shared/mnist.npz"
+RESULTS = ROOT / "benchmarks" / "results"
+# The training data by name, size and content: a shared model file says
+# nothing of the machine or folders it was made in.
+DATA = {
+    "source": "mnist.npz",
+    "bytes": 11490519,
+    "sha256": "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64",
+}
 ABOUT_DATA = "full MNIST in Keras's layout: 60,000 training digits with labels, the 10,000 official test digits"
 
 
 def evaluation(eval_json: str, command: str) -> dict:
-    figures = json.loads((MODELS / eval_json).read_text())
+    figures = json.loads((RESULTS / eval_json).read_text())
     return {
         "command": command,
         "n": figures["n"],
         "data": figures["data"],
         **figures["generator"],
         "real_floor": figures["real_floor"],
-        "figures_file": f"saved_models/{eval_json}",
+        "figures_file": f"benchmarks/results/{eval_json}",
     }
 
 
@@ -65,22 +72,16 @@ CONDITIONAL = record(
     "calibrated before saving",
     steps=6000,
     seed=0,
-    data={"source": DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": True},
-    wall_s=1759.7,
-    wall_note="history.csv's wall_s: the 2 CPU cores shared with two benchmark runs most of the time; "
-    "alone a step takes about 0.17 s, about 17 minutes",
-    command="keras-mnist-gan train --data ../shared/mnist.npz --out runs/shipped --steps 6000 --quality-every 500 "
-    "--quiet",
+    data={**DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": True},
+    command="keras-mnist-gan train --data mnist.npz --out shipped --steps 6000 --quality-every 500 --quiet",
     quality_at_end=final_quality("generator_history.csv"),
     evaluation=evaluation(
-        "generator_eval.json",
-        "keras-mnist-gan evaluate --model saved_models/generator.keras -n 10000 --data ../shared/mnist.npz "
-        "--json saved_models/generator_eval.json",
+        "eval_generator.json",
+        "keras-mnist-gan evaluate --model generator.keras -n 10000 --data mnist.npz --json eval_generator.json",
     ),
 )
 
-# The quality preset as it was when this generator was trained (commit
-# 8b89721): R1 at every step, unconditional.
+# The quality preset with R1 at every step, unconditional.
 UNCONDITIONAL = record(
     PRESETS["quality"].with_(r1_interval=1, conditional=False),
     draws="28x28 MNIST-like digits, pixels in [0, 1]; unconditional (input: noise)",
@@ -90,18 +91,13 @@ UNCONDITIONAL = record(
     "calibrated before saving",
     steps=10000,
     seed=0,
-    data={"source": DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": False},
-    wall_s=2022.0,
-    wall_note="33.7 min on the 2-core CPU, the per-epoch quality checks included",
-    command="keras-mnist-gan train --preset quality --data ../shared/mnist.npz --steps 10000 --steps-per-epoch 1000 "
-    "--seed 0 --out runs/fast_seed0 --quiet",
-    command_note="the quality preset then ran R1 every step and trained the unconditional GAN; today the same run "
-    "is: keras-mnist-gan train --unconditional --r1-interval 1 --data ../shared/mnist.npz --steps 10000 "
-    "--steps-per-epoch 1000 --seed 0 --out runs/fast_seed0 --quiet",
+    data={**DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": False},
+    command="keras-mnist-gan train --unconditional --r1-interval 1 --data mnist.npz --steps 10000 "
+    "--steps-per-epoch 1000 --seed 0 --out unconditional --quiet",
     evaluation=evaluation(
-        "unconditional_generator_eval.json",
-        "keras-mnist-gan evaluate --model saved_models/unconditional_generator.keras -n 10000 "
-        "--data ../shared/mnist.npz --json saved_models/unconditional_generator_eval.json",
+        "eval_unconditional_generator.json",
+        "keras-mnist-gan evaluate --model unconditional_generator.keras -n 10000 --data mnist.npz "
+        "--json eval_unconditional_generator.json",
     ),
 )
 
