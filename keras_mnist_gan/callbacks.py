@@ -386,7 +386,7 @@ class HistoryCSV(keras.callbacks.Callback):
     def _rewrite_with(self, columns: list[str]) -> None:
         import csv
 
-        from .images import write_atomic
+        from .outputs import write_atomic
 
         with open(self.path, newline="") as f:
             rows = list(csv.DictReader(f))

@@ -540,7 +540,7 @@ def _evaluate(args) -> None:
     from .data import load_mnist
 
     from .evaluation import Evaluator, quality, real_floor
-    from .images import write_atomic
+    from .outputs import write_atomic
     from .presets import MIN_FID_DIGITS
     from .sampling import generate
     from .saving import load_generator
@@ -955,7 +955,8 @@ def _digit_labels(digits: list[int], n: int, cols: int):
 def _write_samples(digits, args, cols) -> list[str]:
     import numpy as np
 
-    from .images import save_grid, write_atomic
+    from .images import save_grid
+    from .outputs import write_atomic
 
     save_grid(digits, args.out, ncols=cols)
     written = [args.out]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import os
-from typing import BinaryIO, Callable
-
 import numpy as np
 from PIL import Image, features
 
 from .data import to_float
+from .outputs import write_atomic
 
 # Extensions a digit grid can be written as, and pillow's format for each
 # (WebP only where pillow was built with it). Any other extension is refused
@@ -40,40 +39,6 @@ def image_format(path: str | os.PathLike) -> str:
         problem = f"cannot write {ext} images" if ext else "has no image extension"
         raise ValueError(f"{os.fspath(path)}: {problem}; name the file with one of {', '.join(IMAGE_FORMATS)}.")
     return IMAGE_FORMATS[ext]
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> str:
-    """Create ``path`` with ``write(file)``, through a temporary file beside it
-    and a rename; returns the path.
-
-    An interrupted or failed write (a full disk, an encoder error) leaves
-    neither a half-written file at ``path`` nor the temporary one, and fails
-    with one line about ``path`` (`outputs.write_error`), not the temporary
-    name. A symlink at ``path`` is replaced by the new file, never written
-    through; a folder or device there is refused (`outputs.check_file_target`).
-    The temporary file is created exclusively, so no link planted under its
-    name is followed either.
-    """
-    from .outputs import check_file_target, remove_stale_temporaries, temp_name, write_error
-
-    path = os.fspath(path)
-    check_file_target(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    remove_stale_temporaries(directory, name)  # left by a killed writer of the same file
-    tmp = os.path.join(directory, temp_name(name))
-    try:
-        if os.path.lexists(tmp):  # left by a killed process that had our PID
-            os.remove(tmp)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise write_error(path, e) from None
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
-    return path
 
 
 # The grid's layout; the web page (web/app.js) reads it from model.json.

@@ -31,7 +31,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 MANIFEST = ".keras-mnist-gan-files.json"
 _TMP = ".tmp-"
@@ -147,6 +147,38 @@ def check_file_target(path: str | os.PathLike, parent_must_exist: bool = True) -
     if parent_must_exist and not os.path.isdir(folder):
         what = "is not a folder" if os.path.lexists(folder) else "does not exist"
         raise OutputError(f"{shown}: its folder {folder} {what}; create it first or choose another path.")
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> str:
+    """Create ``path`` with ``write(file)``, through a temporary file beside it
+    and a rename; returns the path.
+
+    An interrupted or failed write (a full disk, an encoder error) leaves
+    neither a half-written file at ``path`` nor the temporary one, and fails
+    with one line about ``path`` (`write_error`), not the temporary
+    name. A symlink at ``path`` is replaced by the new file, never written
+    through; a folder or device there is refused (`check_file_target`).
+    The temporary file is created exclusively, so no link planted under its
+    name is followed either.
+    """
+    path = os.fspath(path)
+    check_file_target(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    remove_stale_temporaries(directory, name)  # left by a killed writer of the same file
+    tmp = os.path.join(directory, temp_name(name))
+    try:
+        if os.path.lexists(tmp):  # left by a killed process that had our PID
+            os.remove(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+    return path
 
 
 def entries(folder: str | os.PathLike, skip: str | None = None) -> list[str]:

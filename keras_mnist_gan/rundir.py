@@ -14,15 +14,14 @@ Three rules keep a run folder safe:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import shutil
 from dataclasses import asdict
 
-from .images import write_atomic
-from .outputs import foreign, remove_stale_temporaries
-from .visuals import run_frames
+from .outputs import foreign, remove_stale_temporaries, write_atomic
 
 RUN_FILES = ("gan.keras", "generator.keras", "history.csv", "samples.png", "curves.png", "progress.gif")
 RUN_DIRS = ("samples", "tensorboard")
@@ -233,6 +232,19 @@ def forget_after(out_dir: str, step: int) -> float:
     for name in RUN_FILES + (CONFIG, "gan", "generator"):  # "gan": save_model_atomic's .gan.tmp-PID.keras
         remove_stale_temporaries(out_dir, name)
     return seconds
+
+
+def run_frames(samples_dir: str) -> list[str]:
+    """The run's grids in step order: the regular files named
+    ``step_<step>.png`` that `callbacks.SampleGrid` writes. Anything else
+    there (step_best.png, a symbolic link that may point anywhere) is not
+    the run's, so it is neither read into the GIF nor deleted by a resume."""
+    frames = {}
+    for path in glob.glob(os.path.join(samples_dir, "step_*.png")):
+        m = re.fullmatch(r"step_(\d+)\.png", os.path.basename(path))
+        if m and not os.path.islink(path) and os.path.isfile(path):
+            frames[int(m.group(1))] = path
+    return [frames[step] for step in sorted(frames)]
 
 
 def run_class_names(model_path: str | os.PathLike, num_classes: int | None) -> list[str] | None:

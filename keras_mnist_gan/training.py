@@ -35,10 +35,10 @@ from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset
 from .health import HEALTH_DIGITS, GameHealth
 from .run_config import RunConfig
 from .sampling import balanced_labels
-from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, write_config
+from .rundir import RUN_FILES, RunLock, TrainingError, forget_after, prepare, run_frames, write_config
 from .modelinfo import final_quality, generator_metadata
 from .saving import load_gan, save_generator
-from .visuals import TensorBoardLogger, make_gif, plot_history, run_frames
+from .visuals import TensorBoardLogger, make_gif, plot_history
 
 __all__ = ["RunConfig", "RunResult", "TrainingError", "build_gan", "train"]
 

@@ -4,16 +4,14 @@ walks through the noise space."""
 from __future__ import annotations
 
 import csv
-import glob
 import math
-import os
-import re
 
 import keras
 import numpy as np
 from PIL import Image
 
-from .images import grid, write_atomic
+from .images import grid
+from .outputs import write_atomic
 from .presets import GRID_DIGITS
 
 
@@ -114,19 +112,6 @@ def make_gif(frames: list[str], path: str, ms_per_frame: int = 250, hold_last_ms
         path,
         lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0),
     )
-
-
-def run_frames(samples_dir: str) -> list[str]:
-    """The run's grids in step order: the regular files named
-    ``step_<step>.png`` that `callbacks.SampleGrid` writes. Anything else
-    there (step_best.png, a symbolic link that may point anywhere) is not
-    the run's, so it is neither read into the GIF nor deleted by a resume."""
-    frames = {}
-    for path in glob.glob(os.path.join(samples_dir, "step_*.png")):
-        m = re.fullmatch(r"step_(\d+)\.png", os.path.basename(path))
-        if m and not os.path.islink(path) and os.path.isfile(path):
-            frames[int(m.group(1))] = path
-    return [frames[step] for step in sorted(frames)]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

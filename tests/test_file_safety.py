@@ -417,7 +417,7 @@ def test_a_corrupt_history_is_refused_before_training(tmp_path):
 
 def test_frames_that_are_not_the_runs_are_skipped(tmp_path):
     from keras_mnist_gan.rundir import forget_after
-    from keras_mnist_gan.visuals import run_frames
+    from keras_mnist_gan.rundir import run_frames
 
     samples = tmp_path / "samples"
     samples.mkdir()
