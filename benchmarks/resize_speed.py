@@ -1,4 +1,6 @@
-"""Forward+backward time of the generator's bicubic upsampling.
+"""No doc or test uses its figures: a check to rerun when the resize layer changes.
+
+Forward+backward time of the generator's bicubic upsampling.
 
     python benchmarks/resize_speed.py
 

@@ -1,4 +1,6 @@
-"""The README's command on several seeds: its result as a spread, not a draw.
+"""Makes the seed tables of README.md and docs/results.md (benchmarks/results/seeds_*.json).
+
+The README's command on several seeds: its result as a spread, not a draw.
 
     python benchmarks/seeds.py                           # seeds 0-4, shipped digits
     python benchmarks/seeds.py --data mnist.npz --seeds 0 1 2

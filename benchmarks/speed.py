@@ -1,4 +1,6 @@
-"""Training and sampling speed: the project's GAN against the TF1 original.
+"""Makes the speed tables of docs/results.md (benchmarks/results/speed.json, backend_speed.json).
+
+Training and sampling speed: the project's GAN against the TF1 original.
 
     python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3] [--with-default-preset]
     python benchmarks/speed.py --backends tensorflow,jax,torch [--steps 200] [--repeats 2]

@@ -1,4 +1,6 @@
-"""Where a training step's time goes: forward and forward+backward time of
+"""Prints the table of benchmarks/step_profile.md, which docs/results.md quotes.
+
+Where a training step's time goes: forward and forward+backward time of
 every layer of the seed configuration's generator and discriminator at
 batch 50, and of the step's big pieces.
 

@@ -1,4 +1,6 @@
-"""Milliseconds per training step of the conditional `quality` GAN, by R1
+"""No doc or test uses its figures: a check to rerun when the training step changes.
+
+Milliseconds per training step of the conditional `quality` GAN, by R1
 interval, batch size and Keras dtype policy.
 
     python benchmarks/step_time.py                                    # R1 every step, every 16, none

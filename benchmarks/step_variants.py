@@ -1,4 +1,6 @@
-"""Training speed of the seed configuration under execution variants, each
+"""Prints the table of benchmarks/step_variants.md, which docs/results.md quotes.
+
+Training speed of the seed configuration under execution variants, each
 in its own fresh process, several times: is a slow process slow because of
 what it computes, or because of the machine?
 

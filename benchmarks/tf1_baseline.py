@@ -1,4 +1,6 @@
-"""The original design as a TensorFlow 1 graph: the speed baseline.
+"""The TF1 row of docs/results.md's speed table: benchmarks/speed.py imports it.
+
+The original design as a TensorFlow 1 graph: the speed baseline.
 
 A faithful reproduction of the original script's training graph, run with
 ``tf.compat.v1`` placeholders and a session: variables from

@@ -1,4 +1,6 @@
-"""Re-save the shipped generators in Keras's own layers, with their model
+"""Writes the facts of saved_models/README.md into the shipped generators' metadata.
+
+Re-save the shipped generators in Keras's own layers, with their model
 card's facts in their metadata (``keras-mnist-gan info`` prints them).
 
     python tools/resave_shipped.py

@@ -3,7 +3,7 @@
 # the chief serves the oracle, N workers train trials in parallel.
 #
 #   tuning/distributed.sh N [tune options...]
-#   tuning/distributed.sh 2 --data ../shared/mnist.npz --max-trials 12 --directory runs/tuning
+#   tuning/distributed.sh 2 --data mnist.npz --max-trials 12 --directory runs/tuning
 #
 # On several machines run the same command on each, with KERASTUNER_TUNER_ID
 # "chief" on one and tuner0, tuner1, ... on the others, KERASTUNER_ORACLE_IP

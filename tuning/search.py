@@ -1,6 +1,6 @@
 """Entry point for a learning-rate search: the same as ``keras-mnist-gan tune``.
 
-    python tuning/search.py --data ../shared/mnist.npz --max-trials 12 \
+    python tuning/search.py --data mnist.npz --max-trials 12 \
         --steps-per-trial 1000 --directory tuning/results --reference
 
 The search space (lr_D on a log scale from 1e-5 to 1e-3, lr_G/lr_D from 0.1
