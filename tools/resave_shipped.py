@@ -66,7 +66,7 @@ def record(preset: Preset, **facts) -> dict:
 
 
 CONDITIONAL = record(
-    PRESETS["quality"],
+    PRESETS["quality"].with_(mode_seeking=0.0),
     draws="28x28 MNIST-like digits, pixels in [0, 1]; class-conditional (10 classes: inputs [noise, label])",
     noise_dim=100,
     num_classes=10,
@@ -75,7 +75,8 @@ CONDITIONAL = record(
     steps=6000,
     seed=0,
     data={**DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": True},
-    command="keras-mnist-gan train --data mnist.npz --out shipped --steps 6000 --quality-every 500 --quiet",
+    command="keras-mnist-gan train --mode-seeking 0 --data mnist.npz --out shipped --steps 6000 --quality-every 500 "
+    "--quiet",
     quality_at_end=final_quality("generator_history.csv"),
     evaluation=evaluation(
         "eval_generator.json",
@@ -85,7 +86,7 @@ CONDITIONAL = record(
 
 # The quality preset with R1 at every step, unconditional.
 UNCONDITIONAL = record(
-    PRESETS["quality"].with_(r1_interval=1, conditional=False),
+    PRESETS["quality"].with_(r1_interval=1, conditional=False, mode_seeking=0.0),
     draws="28x28 MNIST-like digits, pixels in [0, 1]; unconditional (input: noise)",
     noise_dim=100,
     num_classes=None,
@@ -94,7 +95,7 @@ UNCONDITIONAL = record(
     steps=10000,
     seed=0,
     data={**DATA, "description": ABOUT_DATA, "train_images": 60000, "labels": False},
-    command="keras-mnist-gan train --unconditional --r1-interval 1 --data mnist.npz --steps 10000 "
+    command="keras-mnist-gan train --unconditional --r1-interval 1 --mode-seeking 0 --data mnist.npz --steps 10000 "
     "--steps-per-epoch 1000 --seed 0 --out unconditional --quiet",
     evaluation=evaluation(
         "eval_unconditional_generator.json",
