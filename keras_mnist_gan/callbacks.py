@@ -269,7 +269,7 @@ class QualityMetrics(keras.callbacks.Callback):
 
     def __init__(self, evaluator, real_images, n: int = DEFAULT_QUALITY_N, seed: int = 0, every: int | None = None):
         super().__init__()
-        from .data import to_float
+        from .mnist_data import to_float
 
         self.evaluator = evaluator
         self.real = to_float(real_images)[:n]

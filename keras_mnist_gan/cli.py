@@ -51,7 +51,7 @@ def _digit_classes(text: str) -> list[int | str]:
     ``cat,dog``): the classes, in the order given. Numbers are checked
     against the model's classes, and names looked up, once it is loaded
     (`_resolve_classes`)."""
-    from .data import MAX_CLASSES
+    from .mnist_data import MAX_CLASSES
 
     digits = _Classes()
     digits.text = text
@@ -594,7 +594,8 @@ def _evaluate(args) -> None:
 
 
 def _train_evaluator(args) -> None:
-    from .data import DataError, load_mnist
+    from .data import load_mnist
+    from .mnist_data import DataError
     from .evaluation import train_evaluator
     from .saving import save_model_atomic
 
@@ -983,7 +984,7 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as e:
         print(f"keras-mnist-gan {args.command}: error: {e}", file=sys.stderr)
         return 1
-    from .data import DataError
+    from .mnist_data import DataError
     from .saving import ModelFileError
     from .training import TrainingError
 

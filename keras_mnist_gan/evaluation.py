@@ -37,7 +37,7 @@ import keras
 import numpy as np
 from scipy import linalg
 
-from .data import to_float
+from .mnist_data import to_float
 
 
 def shipped_model(name: str) -> Path:

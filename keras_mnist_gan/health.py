@@ -23,7 +23,7 @@ import numpy as np
 
 from .sampling import balanced_labels, generator_inputs
 
-from .data import to_float
+from .mnist_data import to_float
 from .evaluation import mean_pairwise_distance
 
 # Real digits the monitor compares the generated ones with.

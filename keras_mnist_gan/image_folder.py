@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .data import (
+from .mnist_data import (
     DataError,
     IMAGE_HW,
     MAX_DATA_BYTES,

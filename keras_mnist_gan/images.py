@@ -7,7 +7,7 @@ import os
 import numpy as np
 from PIL import Image, features
 
-from .data import to_float
+from .mnist_data import to_float
 from .outputs import write_atomic
 
 # Extensions a digit grid can be written as, and pillow's format for each

@@ -8,7 +8,7 @@ import os
 
 import keras
 
-from .data import MnistData
+from .mnist_data import MnistData
 from .presets import Preset, closest_preset
 from .saving import METADATA_KEY, ModelFileError, _load, read_metadata
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .data import DataError, to_float, validate_images, validate_labels
+from .mnist_data import DataError, to_float, validate_images, validate_labels
 from .presets import SEED_RECIPE
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from .data import file_kind
+from .mnist_data import file_kind
 from . import layers as _layers  # noqa: F401  (registers the custom layers, so files load)
 from .gan import GAN
 

@@ -26,8 +26,9 @@ from .callbacks import (
     StopAtStep,
     StopOnNonFinite,
 )
-from .data import NUM_CLASSES, MnistData, load_mnist, num_classes_of_data
+from .data import load_mnist
 from .gan import GAN
+from .mnist_data import NUM_CLASSES, MnistData, num_classes_of_data
 from .images import save_grid
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset

@@ -26,7 +26,8 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .data import MnistData, load_mnist, num_classes_of_data
+from .data import load_mnist
+from .mnist_data import MnistData, num_classes_of_data
 from .presets import (
     DEFAULT_HYPERBAND_EPOCHS,
     DEFAULT_MAX_TRIALS,
