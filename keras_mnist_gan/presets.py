@@ -153,7 +153,7 @@ LR_D_RANGE = (1e-5, 1e-3)
 LR_RATIO_RANGE = (0.1, 10.0)
 # `tune --tune-beta-1`: Adam's beta_1 of all optimizers, one of these.
 BETA_1_CHOICES = (0.5, 0.9)
-TUNER_NAMES = ("random", "bayesian", "hyperband")  # keras-tuner's tuners (tuning.TUNERS)
+TUNER_NAMES = ("random", "bayesian", "hyperband")  # keras-tuner's tuners (tuners.TUNERS)
 DEFAULT_TUNER = "bayesian"
 DEFAULT_MAX_TRIALS = 12
 # Hyperband: a trial's full budget in rounds (keras-tuner's max_epochs).

@@ -5,28 +5,28 @@ better while its loss rises), so every trial ends with the evaluator's FID
 of its digits (``val_fid``, lower is better) and keras-tuner minimises that.
 
 The split follows keras-tuner's own: `SearchSpace` declares the
-hyperparameters, `GANHyperModel` builds and trains one GAN per trial, and
-`run_search` picks a tuner, runs it (alone, or as the chief or a worker of a
-distributed search: keras-tuner reads ``KERASTUNER_TUNER_ID``,
-``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``) and writes the
-report: ``trials.csv``, ``trials.md``, ``objective.png``, the best GAN and a
-grid of its digits.
+hyperparameters, `GANHyperModel` builds and trains one GAN per trial (both
+in `hypermodel`), and `run_search` picks a tuner (`tuners`), runs it (alone,
+or as the chief or a worker of a distributed search: keras-tuner reads
+``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP`` and
+``KERASTUNER_ORACLE_PORT``) and writes the report (`search_report`):
+``trials.csv``, ``trials.md``, ``objective.png``, the best GAN and a grid of
+its digits.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import keras
 import keras_tuner as kt
 
 from .data import load_mnist
+from .fitting import conditional_labels
+from .hypermodel import GANHyperModel, SearchError, SearchSpace
 from .mnist_data import MnistData, num_classes_of_data
 from .presets import (
     DEFAULT_HYPERBAND_EPOCHS,
@@ -37,203 +37,13 @@ from .presets import (
     DEFAULT_SEED,
     DEFAULT_STEPS_PER_TRIAL,
     DEFAULT_TUNER,
-    LR_D_RANGE,
-    LR_RATIO_RANGE,
-    MIN_FID_DIGITS,
-    TUNER_NAMES,
     Preset,
 )
 from .run_config import RunConfig
-from .training import conditional_labels, fit_steps, run_callbacks
+from .search_report import SearchResult, write_report
+from .tuners import OBJECTIVE, TUNERS, _distributed_role, _make_tuner
 
-OBJECTIVE = "val_fid"
-TUNERS = dict(zip(TUNER_NAMES, (kt.RandomSearch, kt.BayesianOptimization, kt.Hyperband)))
 SEARCH_CONFIG = "search_config.json"
-
-
-class SearchError(ValueError):
-    """A search cannot start: bad ranges, budgets or directory."""
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """The hyperparameters a search varies, each on a log scale.
-
-    ``ratio`` is lr_G / lr_D. ``beta_1``: Adam's beta_1 choices for all
-    optimizers, or None to keep the preset's.
-    """
-
-    lr_d: tuple[float, float] = LR_D_RANGE
-    ratio: tuple[float, float] = LR_RATIO_RANGE
-    beta_1: tuple[float, ...] | None = None
-
-    def __post_init__(self):
-        lo, hi = self.lr_d
-        if not 0.0 < lo < hi < 1.0:
-            raise SearchError(
-                f"the lr_D range must satisfy 0 < min < max < 1; got {lo:g} .. {hi:g} (empty or inverted)."
-            )
-        lo, hi = self.ratio
-        if not 0.0 < lo < hi:
-            raise SearchError(
-                f"the lr_G/lr_D ratio range must satisfy 0 < min < max; got {lo:g} .. {hi:g} (empty or inverted)."
-            )
-        if self.beta_1 is not None and (not self.beta_1 or not all(0.0 <= b < 1.0 for b in self.beta_1)):
-            raise SearchError(f"beta_1 choices must be in [0, 1); got {self.beta_1}.")
-
-    def declare(self, hp: kt.HyperParameters) -> dict:
-        """Declare the hyperparameters on ``hp``; return this trial's values."""
-        values = {
-            "lr_d": hp.Float("lr_d", *self.lr_d, sampling="log"),
-            "ratio": hp.Float("ratio", *self.ratio, sampling="log"),
-        }
-        if self.beta_1 is not None:
-            values["beta_1"] = hp.Choice("beta_1", list(self.beta_1))
-        return values
-
-
-class GANHyperModel(kt.HyperModel):
-    """One trial: a GAN trained as ``config`` says (its preset's learning
-    rates the trial's), then judged by its digits.
-
-    ``config.steps`` is the trial's budget, the discriminator's warm-up
-    included; with Hyperband one of its "epochs" is
-    ``config.steps_per_epoch`` steps. ``fit`` returns ``val_fid`` (the
-    objective), ``val_score``, ``val_class_entropy``, ``val_rarest_class``
-    and ``seconds``.
-    """
-
-    def __init__(
-        self,
-        space: SearchSpace = SearchSpace(),
-        config: RunConfig | None = None,
-        evaluator=None,
-        name: str = "mnist_gan",
-        num_classes: int | None = None,
-    ):
-        """``num_classes``: a conditional preset's classes (None: MNIST's 10)."""
-        super().__init__(name=name, tunable=True)
-        self.num_classes = num_classes
-        self.space = space
-        config = config or RunConfig(steps=DEFAULT_STEPS_PER_TRIAL)
-        # A trial has no folder and no health monitor; its figure is its end.
-        steps = config.steps or DEFAULT_STEPS_PER_TRIAL
-        self.config = config.with_(
-            steps=steps,
-            steps_per_epoch=config.steps_per_epoch or steps,
-            health=False,
-            verbose=0,
-            quality_every=0,
-            minutes=None,
-        )
-        if self.config.quality_n < MIN_FID_DIGITS:
-            raise SearchError(
-                f"quality_n must be at least {MIN_FID_DIGITS} digits (a Fréchet distance needs a "
-                f"covariance of full rank); got {self.config.quality_n}."
-            )
-        self._evaluator = evaluator
-
-    @property
-    def steps(self) -> int:
-        return int(self.config.steps)
-
-    @property
-    def evaluator(self):
-        if self._evaluator is None:
-            from .evaluation import Evaluator
-
-            self._evaluator = Evaluator.load()
-        return self._evaluator
-
-    def trial_config(self, hp: kt.HyperParameters) -> RunConfig:
-        v = self.space.declare(hp)
-        preset = self.config.preset.with_(lr_d=v["lr_d"], lr_g=v["lr_d"] * v["ratio"], beta_1=v.get("beta_1"))
-        return self.config.with_(preset=preset)
-
-    def build(self, hp: kt.HyperParameters):
-        from .training import build_gan
-
-        # Every trial starts from the same weights and noise, so trials
-        # differ by their hyperparameters alone.
-        keras.utils.set_random_seed(self.config.seed)
-        return build_gan(self.trial_config(hp).preset, seed=self.config.seed, num_classes=self.num_classes)
-
-    def fit(self, hp, model, data: MnistData, callbacks=None, epochs: int | None = None, labels=None, **kwargs) -> dict:
-        config = self.trial_config(hp)
-        steps_per_epoch = config.epoch_steps(self.steps)
-        epochs = int(epochs or math.ceil(self.steps / steps_per_epoch))
-        total = min(self.steps, epochs * steps_per_epoch)
-        cb = run_callbacks(config, total, data, evaluator=self.evaluator)
-        start = time.perf_counter()
-        fit_steps(model, config, data.x_train, labels, total, steps_per_epoch, cb.all + list(callbacks or []))
-        if cb.nonfinite.message:
-            raise kt.errors.FailedTrialError(cb.nonfinite.message)
-        return {**cb.quality.last, "seconds": time.perf_counter() - start}
-
-
-# --- the search ---------------------------------------------------------------
-
-
-@dataclass
-class SearchResult:
-    project_dir: str
-    trials: list = field(default_factory=list)  # one dict per trial, best first
-    best: dict | None = None
-    files: dict = field(default_factory=dict)
-    trained_here: int = 0  # trials this process ran (0 on a rerun of a finished search)
-    reference: dict | None = None
-
-
-def _progress_tuner(base: type) -> type:
-    """``base`` (a keras-tuner class) printing one line per finished trial."""
-
-    class Tuner(base):
-        log = staticmethod(print)
-        trained_here = 0
-        _figures: dict = {}
-
-        def run_trial(self, trial, *args, **kwargs):
-            self._figures = {}
-            results = super().run_trial(trial, *args, **kwargs)
-            # A worker's trial object never receives its metrics (the chief's
-            # oracle keeps them), so the line below reads what fit returned.
-            self._figures = results[-1] if isinstance(results, list) and results else results
-            return results
-
-        def on_trial_end(self, trial):
-            super().on_trial_end(trial)
-            self.trained_here += 1
-            hp = trial.hyperparameters.values
-            f = self._figures if isinstance(self._figures, dict) else {}
-            figures = (
-                f"val_fid {f['val_fid']:.2f}, score {f['val_score']:.2f}, "
-                f"entropy {f['val_class_entropy']:.2f} in {f['seconds']:.0f} s"
-                if "val_fid" in f
-                else str(trial.status).lower()
-            )
-            self.log(
-                f"trial {trial.trial_id}: lr_D {hp['lr_d']:.2e}, lr_G {hp['lr_d'] * hp['ratio']:.2e} "
-                f"(ratio {hp['ratio']:.2f}) -> {figures}"
-            )
-
-    Tuner.__name__ = base.__name__
-    return Tuner
-
-
-def trial_row(trial) -> dict:
-    hp = trial.hyperparameters.values
-    row = {
-        "trial": trial.trial_id,
-        "status": str(trial.status),
-        "lr_d": hp["lr_d"],
-        "ratio": hp["ratio"],
-        "lr_g": hp["lr_d"] * hp["ratio"],
-        "beta_1": hp.get("beta_1", ""),
-    }
-    for name in ("val_fid", "val_score", "val_class_entropy", "val_rarest_class", "seconds"):
-        value = trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
-        row[name] = float("nan") if value is None else float(value)
-    return row
 
 
 def _check_project_name(name: str) -> None:
@@ -345,22 +155,6 @@ def run_search(
     return write_report(tuner_obj, result, log=log)
 
 
-def _distributed_role() -> str:
-    """ "" alone; "chief" or "worker ID" in keras-tuner's distributed mode, read
-    from the variables keras-tuner reads: KERASTUNER_ORACLE_IP and _PORT (the
-    chief's oracle) and KERASTUNER_TUNER_ID (an ID holding "chief" serves
-    the oracle)."""
-    if "KERASTUNER_ORACLE_IP" not in os.environ:
-        return ""
-    missing = [k for k in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID") if k not in os.environ]
-    if missing:
-        raise SearchError(
-            f"KERASTUNER_ORACLE_IP is set but {' and '.join(missing)} not: a distributed search needs all three."
-        )
-    tuner_id = os.environ["KERASTUNER_TUNER_ID"]
-    return "chief" if "chief" in tuner_id else f"worker {tuner_id}"
-
-
 def _search_settings(tuner, max_trials, trial: RunConfig, space, hyperband_epochs, train_images) -> dict:
     """What makes two invocations the same search (saved in SEARCH_CONFIG)."""
     return {
@@ -405,19 +199,6 @@ def _trial_config(data, preset, steps, quality_n, seed, conditional, tuner, hype
     return config.with_(preset=preset, steps_per_epoch=epoch), labels
 
 
-def _make_tuner(tuner, hypermodel, directory, project_name, overwrite, max_trials, hyperband_epochs, seed):
-    common = dict(
-        objective=kt.Objective(OBJECTIVE, "min"),
-        directory=directory,
-        project_name=project_name,
-        overwrite=overwrite,
-        seed=seed,
-    )
-    if tuner == "hyperband":
-        return _progress_tuner(kt.Hyperband)(hypermodel, max_epochs=hyperband_epochs, factor=3, **common)
-    return _progress_tuner(TUNERS[tuner])(hypermodel, max_trials=max_trials, **common)
-
-
 def reference_trial(
     hypermodel: GANHyperModel, project_dir: Path, data: MnistData, lr_d: float, lr_g: float, log=print, labels=None
 ) -> dict:
@@ -446,147 +227,3 @@ def reference_trial(
     path.write_text(json.dumps(row, indent=2))
     log(f"reference -> val_fid {row['val_fid']:.2f}, score {row['val_score']:.2f}")
     return row
-
-
-REPORT_COLUMNS = [
-    "trial",
-    "status",
-    "lr_d",
-    "lr_g",
-    "ratio",
-    "beta_1",
-    "val_fid",
-    "val_score",
-    "val_class_entropy",
-    "val_rarest_class",
-    "seconds",
-]
-
-
-def write_report(tuner, result: SearchResult, log=print) -> SearchResult:
-    """trials.csv / trials.md / objective.png, the best GAN and its digits."""
-    project_dir = Path(result.project_dir)
-    trials = [trial_row(t) for t in tuner.oracle.trials.values()]
-    done = [r for r in trials if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
-    done.sort(key=lambda r: r["val_fid"])
-    result.trials = done + [r for r in trials if r not in done]
-    files = {
-        "csv": project_dir / "trials.csv",
-        "markdown": project_dir / "trials.md",
-        "plot": project_dir / "objective.png",
-    }
-    listed = result.trials + ([result.reference] if result.reference else [])
-    with open(files["csv"], "w", newline="") as f:
-        w = csv.DictWriter(f, REPORT_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(listed)
-    files["markdown"].write_text(markdown_table(listed, REPORT_COLUMNS))
-    plot_objective(result.trials, files["plot"], reference=result.reference)
-    if done:
-        result.best = done[0]
-        files.update(_save_best(tuner, result.best, project_dir, log))
-    result.files = {k: str(v) for k, v in files.items()}
-    log("wrote " + ", ".join(result.files.values()))
-    return result
-
-
-def _save_best(tuner, b: dict, project_dir: Path, log) -> dict:
-    """The best trial's GAN, its generator (with its tuning record) and digits."""
-    from .images import save_grid
-    from .saving import save_generator, save_model_atomic
-
-    best_trial = tuner.oracle.get_trial(b["trial"])
-    gan = tuner.load_model(best_trial)
-    gan.calibrate_batchnorm()
-    files = {"best_gan": Path(save_model_atomic(gan, project_dir / "best_gan.keras"))}
-    record = {
-        "draws": "28x28 MNIST-like digits, pixels in [0, 1]"
-        + (f"; class-conditional ({gan.num_classes} classes)" if gan.num_classes else "; unconditional"),
-        "tuning": {
-            k: b[k]
-            for k in ("trial", "lr_d", "lr_g", "ratio", "beta_1", "val_fid", "val_score", "seconds")
-            if isinstance(b.get(k), (int, float, str)) and (not isinstance(b[k], float) or math.isfinite(b[k]))
-        },
-        "steps": int(gan.step.numpy()),
-    }
-    files["best_generator"] = Path(save_generator(gan.sampler, project_dir / "best_generator.keras", metadata=record))
-    files["best_samples"] = Path(save_grid(gan.generate(100, seed=0), project_dir / "best_samples.png"))
-    log(
-        f"best: trial {b['trial']}, lr_D {b['lr_d']:.2e}, lr_G {b['lr_g']:.2e} (ratio {b['ratio']:.2f}): "
-        f"val_fid {b['val_fid']:.2f}, score {b['val_score']:.2f}"
-    )
-    return files
-
-
-def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    def fmt(v):
-        if isinstance(v, float):
-            return (
-                ""
-                if math.isnan(v)
-                else (f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}")
-            )
-        return str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def plot_objective(rows: list[dict], path, reference: dict | None = None) -> str:
-    """Scatter of val_fid over (lr_D, lr_G/lr_D), both log scale, with the
-    seed and stable presets' learning rates marked for reference."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if r["status"] == "COMPLETED" and math.isfinite(r["val_fid"])]
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
-    if done:
-        sc = ax.scatter(
-            [r["lr_d"] for r in done],
-            [r["ratio"] for r in done],
-            c=[r["val_fid"] for r in done],
-            cmap="viridis_r",
-            s=70,
-            edgecolors="black",
-            linewidths=0.5,
-        )
-        fig.colorbar(sc, ax=ax, label="val_fid (lower is better)")
-        best = done[0]
-        ax.scatter(
-            [best["lr_d"]],
-            [best["ratio"]],
-            marker="*",
-            s=320,
-            facecolors="none",
-            edgecolors="red",
-            linewidths=1.5,
-            label=f"best: FID {best['val_fid']:.1f}",
-        )
-        for r in done:
-            ax.annotate(str(r["trial"]), (r["lr_d"], r["ratio"]), fontsize=6, xytext=(4, 4), textcoords="offset points")
-    failed = [r for r in rows if r not in done]
-    if failed:
-        ax.scatter([r["lr_d"] for r in failed], [r["ratio"] for r in failed], marker="x", c="grey", label="failed")
-    if reference:
-        ax.scatter(
-            [reference["lr_d"]],
-            [reference["ratio"]],
-            marker="P",
-            s=110,
-            c="tab:orange",
-            edgecolors="black",
-            label=f"reference: FID {reference['val_fid']:.1f}",
-        )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("lr_D")
-    ax.set_ylabel("lr_G / lr_D")
-    ax.set_title("Search: digit quality by learning rates")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return str(path)
