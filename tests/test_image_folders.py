@@ -180,7 +180,7 @@ def test_labels_past_nine_make_more_classes(subset):
 
 
 def test_digit_names_and_numbers_resolve_against_the_model():
-    from keras_mnist_gan.cli import _digit_classes, _resolve_classes
+    from keras_mnist_gan.cli.sample import _digit_classes, _resolve_classes
 
     names = sorted(str(i) for i in range(12))  # folders 0/ to 11/: "0", "1", "10", "11", "2", ...
     assert _resolve_classes(_digit_classes("10,2"), 12, names, "10,2", "m") == [2, 4]  # the folders' names
