@@ -57,6 +57,41 @@ class MnistData:
     def _replace(self, **changes) -> "MnistData":
         return replace(self, **changes)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the arrays (shapes, types and values): the same digits
+        give the same fingerprint however their path was typed or which
+        file format held them."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for x in (self.x_train, self.y_train, self.x_test, self.y_test):
+            if x is None:
+                h.update(b"none")
+                continue
+            x = np.ascontiguousarray(x)
+            h.update(f"{x.dtype.str}{x.shape}".encode())
+            h.update(memoryview(x).cast("B"))
+        return h.hexdigest()
+
+    @property
+    def record(self) -> dict:
+        """What a run or a model file records of its data: the source's name
+        (never the path it was reached by: a model file is shared), the
+        number of training digits, and the fingerprint of the digits. A run
+        knows its data by the fingerprint, not by how the path was typed."""
+        record = {"source": data_name(self.source), "train_images": int(len(self.x_train))}
+        if os.path.isfile(self.source):
+            record["bytes"] = os.path.getsize(self.source)  # of the file; the hash is of the digits it holds
+        return {**record, "sha256": self.fingerprint()}
+
+
+def data_name(source: str) -> str:
+    """A data source named without the folders above it: 'mnist.npz' for
+    '../data/mnist.npz', unchanged for sources that are no path."""
+    if source in ("arrays",) or source.startswith(("keras.datasets", "shipped subset")):
+        return source.split(" (/")[0].split(" (")[0] if source.startswith("shipped") else source
+    return os.path.basename(os.path.normpath(source)) or source
+
 
 _FILE_KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
