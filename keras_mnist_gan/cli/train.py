@@ -149,6 +149,7 @@ def _add_run_options(t: argparse.ArgumentParser) -> None:
 
 
 def _train(args) -> None:
+    from ..modelinfo import command_without_paths
     from ..presets import MAX_NOISE_DIM, PRESETS
     from ..run_config import RunConfig
     from ..training import train
@@ -199,7 +200,7 @@ def _train(args) -> None:
             args.data,
             config,
             resume=True if args.resume else (False if args.restart else None),
-            command=shlex.join(["keras-mnist-gan", *getattr(args, "argv", [])]),
+            command=shlex.join(["keras-mnist-gan", *command_without_paths(getattr(args, "argv", []))]),
         )
     except OSError as e:
         raise _full_disk(e, args.out) from None
