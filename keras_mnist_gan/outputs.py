@@ -33,6 +33,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from .interrupts import raise_if_stopped
+
 MANIFEST = ".keras-mnist-gan-files.json"
 _TMP = ".tmp-"
 
@@ -278,6 +280,7 @@ def install_file(target: str | os.PathLike, build: Callable[[Path], None]) -> st
     with staging(target) as work:
         staged = work / _name(target)
         build(staged)
+        raise_if_stopped()  # a stop swallowed inside build() still leaves nothing new
         os.replace(staged, target)  # replaces a link at ``target``, never writes through it
     return os.fspath(target)
 
@@ -320,6 +323,7 @@ def write_folder(
     with staging(target, inside=in_place) as work:
         staged = work / "new"
         build(staged)
+        raise_if_stopped()  # a stop swallowed inside build() still leaves nothing new
         files = entries(staged)
         _write_manifest(staged, files)
         if in_place:

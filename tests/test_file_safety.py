@@ -473,3 +473,31 @@ def test_progress_on_a_terminal_keeps_the_live_bar(capsys):
     _two_epochs(StepProgress(10, 5, live=True), _Steps())
     out = capsys.readouterr().out
     assert "Epoch 2/2: steps 6-10 of 10" in out and "5/5" in out and "val_fid 12.5" in out
+
+
+def test_a_stop_swallowed_inside_a_build_still_leaves_nothing(tmp_path):
+    """A SIGTERM whose KeyboardInterrupt is caught inside library code (as
+    TensorFlow's C++ does when it lands in a callback) still stops the write
+    before the output is put in place."""
+    import signal
+
+    from keras_mnist_gan.interrupts import _interrupt_on_signals
+
+    def build(staged):
+        staged.write_bytes(b"half")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except KeyboardInterrupt:
+            pass  # swallowed, as a C++ callback would
+
+    stop = _interrupt_on_signals()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            outputs.install_file(tmp_path / "g.onnx", build)
+        with pytest.raises(KeyboardInterrupt):
+            outputs.write_folder(tmp_path / "site", lambda staged: (staged.mkdir(), build(staged / "x")))
+    finally:
+        stop.restore()
+    assert os.listdir(tmp_path) == []
+    outputs.install_file(tmp_path / "g.onnx", lambda staged: staged.write_bytes(b"ok"))  # no stop pending now
+    assert (tmp_path / "g.onnx").read_bytes() == b"ok"

@@ -15,7 +15,7 @@ from .export import _add_export_parser, _export
 from .info import _add_info_parser, _info
 from .paths import _check_input
 from .sample import _add_sample_parser, _sample
-from .signals import _interrupt_on_signals
+from ..interrupts import _interrupt_on_signals
 from .train import _add_train_parser, _train
 from .train_evaluator import _add_train_evaluator_parser, _train_evaluator
 from .tune import _add_tune_parser, _tune
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 "web": _web,
                 "info": _info,
             }[args.command](args)
+            if stop.received:  # its KeyboardInterrupt was caught by library code on the way
+                raise KeyboardInterrupt(stop.received)
         finally:
             stop.restore()  # inside the outer try: a stop that lands here is still a stop
     except BaseException as e:

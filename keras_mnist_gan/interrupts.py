@@ -1,8 +1,22 @@
-"""SIGINT and SIGTERM stop any command the way Ctrl-C does."""
+"""SIGINT and SIGTERM stop any command the way Ctrl-C does.
+
+The handler lives below the CLI so that file code (`outputs`) can ask
+`raise_if_stopped` before it puts an output in place: a stop whose
+KeyboardInterrupt was swallowed inside a library's C++ code then still
+leaves nothing half-done behind."""
 
 from __future__ import annotations
 
 import sys
+
+_active: "_interrupt_on_signals | None" = None
+
+
+def raise_if_stopped() -> None:
+    """Raise KeyboardInterrupt if a stop arrived while handlers are set,
+    even one whose interrupt was lost in code that caught it."""
+    if _active is not None and _active.received:
+        raise KeyboardInterrupt(_active.received)
 
 
 class _interrupt_on_signals:
@@ -29,6 +43,8 @@ class _interrupt_on_signals:
         if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
             self._previous = {sig: signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
             sys.unraisablehook = self._unraisable
+            global _active
+            _active = self
 
     def _interrupt(self, signum, frame):
         import signal
@@ -52,6 +68,10 @@ class _interrupt_on_signals:
 
     def restore(self) -> None:
         import signal
+
+        global _active
+        if _active is self:
+            _active = None
 
         for sig, handler in self._previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
