@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 from pathlib import Path
 
 import keras
@@ -78,22 +77,13 @@ def input_signature(generator: keras.Model) -> list:
     return [[noise, tf.TensorSpec((None,), tf.int32, name="label")]]
 
 
-def savedmodel_file(rel: str) -> bool:
-    """Whether ``rel`` (a path inside a SavedModel folder) is one TensorFlow
-    writes there: how a SavedModel exported before folders carried a
-    manifest (`outputs.MANIFEST`) is recognised as replaceable."""
-    return rel in ("saved_model.pb", "fingerprint.pb", "assets/", "variables/", "variables/variables.index") or bool(
-        re.fullmatch(r"variables/variables\.data-\d+-of-\d+", rel)
-    )
-
-
 def check_target(path: str | os.PathLike, format: str) -> None:
     """Refuse (one line) an ``--out`` that export would have to delete
     something of the user's to write: a folder where a file goes, a folder
     holding files a SavedModel export did not write."""
     try:
         if format == "tf_saved_model":
-            outputs.check_folder(path, savedmodel_file, "a SavedModel")
+            outputs.check_folder(path, what="a SavedModel")
         else:
             outputs.check_file_target(path, parent_must_exist=False)
     except outputs.OutputError as e:
@@ -115,7 +105,7 @@ def export_generator(generator: keras.Model, path: str | os.PathLike, format: st
             _name_onnx_output(staged)
 
     if format == "tf_saved_model":
-        outputs.write_folder(path, build, savedmodel_file, "a SavedModel")
+        outputs.write_folder(path, build, what="a SavedModel")
     else:
         outputs.install_file(path, build)
     return str(path)

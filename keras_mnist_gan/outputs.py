@@ -8,10 +8,13 @@ it by name in rundir.py):
   symbolic link (the link is replaced, never followed). A folder, a device or
   a FIFO there is refused.
 - A folder target (a SavedModel, a site) replaces an earlier folder only if
-  everything in it was written by this tool: listed in the manifest
-  (`MANIFEST`) written into every folder the tool makes, or, for folders
-  written before manifests existed, known by name. Anything else is refused
-  with one line naming the first foreign file, and nothing is deleted.
+  everything in it was written by this tool and is still as written: the
+  manifest (`MANIFEST`) written into every folder the tool makes records
+  each file's size and SHA-256, as pip's RECORD does. A file the manifest
+  does not list, or one whose content differs from what it records (edited,
+  or a planted list naming it), is the user's: the write is refused with one
+  line naming the first such file, and nothing is deleted. A manifest that
+  lists names without hashes vouches for nothing.
 - The new version is built in a temporary ``.NAME.tmp-PID-XXXX`` beside the
   target and renamed into place, so an interrupted write leaves the old
   version or none. Where the target cannot be renamed ('.', a mount point, a
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
 import shutil
@@ -34,8 +36,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from .interrupts import raise_if_stopped
+from .manifest import MANIFEST, file_record, matches, read_manifest, write_manifest
 
-MANIFEST = ".keras-mnist-gan-files.json"
 _TMP = ".tmp-"
 
 
@@ -205,32 +207,23 @@ def entries(folder: str | os.PathLike, skip: str | None = None) -> list[str]:
     return walk(os.fspath(folder), "")
 
 
-def read_manifest(folder: str | os.PathLike) -> set[str]:
-    """The entries our manifest in ``folder`` lists (and itself); empty when
-    there is none or it is not one of ours."""
-    path = os.path.join(folder, MANIFEST)
-    if os.path.islink(path) or not os.path.isfile(path):
-        return set()
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return set()
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        return set()
-    return set(files) | {MANIFEST}
-
-
 def _nothing(rel: str) -> bool:
     return False
 
 
 def foreign(folder: str | os.PathLike, known: Callable[[str], bool] = _nothing) -> list[str]:
-    """The entries of ``folder`` this tool did not write: neither in its
-    manifest nor ``known`` by name."""
-    ours = read_manifest(folder)
-    return [rel for rel in entries(folder, skip=_name(folder)) if rel not in ours and not known(rel)]
+    """The entries of ``folder`` this tool did not write, or that changed
+    since: not in its manifest, or not matching the size and hash recorded
+    there. ``known`` names entries that are ours by name (a run's grids and
+    event files, which a run writes as it goes)."""
+    recorded = read_manifest(folder)
+    others = []
+    for rel in entries(folder, skip=_name(folder)):
+        if rel == MANIFEST and recorded or known(rel):
+            continue
+        if rel not in recorded or not matches(file_record(os.path.join(folder, rel.rstrip("/"))), recorded[rel]):
+            others.append(rel)
+    return sorted(others, key=lambda rel: rel == MANIFEST)  # name the user's own file first
 
 
 def check_folder(
@@ -250,9 +243,10 @@ def check_folder(
     others = foreign(shown, known)
     if others:
         more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+        changed = " (changed since keras-mnist-gan wrote it)" if others[0] in read_manifest(shown) else ""
         raise OutputError(
             f"{shown} is not {what} keras-mnist-gan wrote: it holds other files "
-            f"({os.path.join(shown, others[0])}{more}); nothing was deleted: move them away "
+            f"({os.path.join(shown, others[0])}{changed}{more}); nothing was deleted: move them away "
             f"or choose another {flag}."
         )
 
@@ -296,15 +290,6 @@ def _renamable(target: str) -> bool:
     return os.access(os.path.dirname(full), os.W_OK | os.X_OK)
 
 
-def _write_manifest(folder: str | os.PathLike, files: list[str]) -> None:
-    listed = sorted(set(files) - {MANIFEST})
-    text = json.dumps({"written_by": "keras-mnist-gan", "files": listed}, indent=1) + "\n"
-    tmp = os.path.join(folder, temp_name(MANIFEST))
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, os.path.join(folder, MANIFEST))
-
-
 def write_folder(
     target: str | os.PathLike,
     build: Callable[[Path], None],
@@ -324,8 +309,8 @@ def write_folder(
         staged = work / "new"
         build(staged)
         raise_if_stopped()  # a stop swallowed inside build() still leaves nothing new
-        files = entries(staged)
-        _write_manifest(staged, files)
+        files = {rel: file_record(staged / rel.rstrip("/")) for rel in entries(staged)}
+        write_manifest(staged, files)
         if in_place:
             _merge(staged, target)
         elif os.path.lexists(target):
@@ -344,9 +329,14 @@ def _merge(staged: Path, target: str) -> None:
     """Move ``staged``'s files into ``target`` one by one and remove our old
     ones it no longer has. The manifest first lists old and new files alike,
     so a merge stopped half-way still leaves a folder recognised as ours."""
+    recorded = read_manifest(target)
     old = [rel for rel in entries(target, skip=_name(target)) if rel != MANIFEST]
     new = [rel for rel in entries(staged) if rel != MANIFEST]
-    _write_manifest(target, old + new)
+    # Until the merge ends, the old and the new version of a file both count as ours.
+    merged = {rel: recorded.get(rel, {}) for rel in old}
+    for rel, rec in read_manifest(staged).items():
+        merged[rel] = {**rec, "or": [merged[rel]]} if rel in merged else rec
+    write_manifest(target, merged)
     for rel in new:
         dst = os.path.join(target, rel)
         if rel.endswith("/"):

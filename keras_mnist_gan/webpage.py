@@ -14,7 +14,6 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import keras
 
@@ -34,7 +33,6 @@ VENDOR_FILES = (
 )
 MODEL_FILE = "generator.onnx"
 # A site's files (relative paths), as every version of `write_site` wrote them.
-SITE_FILES = frozenset(PAGE_FILES + ("model.json", MODEL_FILE) + tuple(f"vendor/{n}" for n in VENDOR_FILES))
 
 
 def site_manifest(generator: keras.Model, source: str, class_names: list[str] | None = None) -> dict:
@@ -54,25 +52,11 @@ def site_manifest(generator: keras.Model, source: str, class_names: list[str] | 
     }
 
 
-def _site_file(out: str | os.PathLike) -> Callable[[str], bool]:
-    """How files of a site written before sites carried a manifest
-    (`outputs.MANIFEST`) are recognised: by name, and only in a folder whose
-    model.json is one this tool wrote (a folder of another web model has a
-    model.json too)."""
-    manifest = Path(out) / "model.json"
-    try:
-        info = None if manifest.is_symlink() else json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        info = None
-    ours = isinstance(info, dict) and info.get("model") == MODEL_FILE and "max_seed" in info
-    return SITE_FILES.__contains__ if ours else (lambda rel: False)
-
-
 def check_site_folder(out: str | os.PathLike) -> None:
     """Refuse (one-line ExportError) a site folder that is a file or holds
-    files other than those of a site written before."""
+    files other than those of a site this tool wrote (`outputs`)."""
     try:
-        outputs.check_folder(out, _site_file(out), "a site")
+        outputs.check_folder(out, what="a site")
     except outputs.OutputError as e:
         raise ExportError(str(e)) from None
 
@@ -99,5 +83,5 @@ def write_site(
         export_generator(generator, site / MODEL_FILE, "onnx")
         (site / "model.json").write_text(json.dumps(site_manifest(generator, source, class_names), indent=2) + "\n")
 
-    files = outputs.write_folder(out, build, _site_file(out), "a site")
+    files = outputs.write_folder(out, build, what="a site")
     return [f for f in files if not f.endswith("/")]

@@ -51,7 +51,7 @@ def build(files: dict):
 def test_a_folder_of_ours_is_replaced_whole_and_a_foreign_file_refused(tmp_path):
     out = tmp_path / "out"
     outputs.write_folder(out, build({"a.txt": "1", "sub/b.txt": "2"}))
-    assert json.loads((out / outputs.MANIFEST).read_text())["files"] == ["a.txt", "sub/b.txt"]
+    assert sorted(json.loads((out / outputs.MANIFEST).read_text())["files"]) == ["a.txt", "sub/b.txt"]
     outputs.write_folder(out, build({"a.txt": "3"}))  # a rerun over our own folder
     assert sorted(outputs.entries(out)) == [outputs.MANIFEST, "a.txt"] and (out / "a.txt").read_text() == "3"
     (out / "CNAME").write_text("digits.example.org")
@@ -62,15 +62,32 @@ def test_a_folder_of_ours_is_replaced_whole_and_a_foreign_file_refused(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary left
 
 
-def test_files_known_by_name_count_as_ours_without_a_manifest(tmp_path):
-    out = tmp_path / "old"
-    out.mkdir()
-    (out / "a.txt").write_text("written by an older version")
-    outputs.write_folder(out, build({"a.txt": "new"}), known=lambda rel: rel == "a.txt")
-    assert (out / "a.txt").read_text() == "new"
+def test_only_files_still_as_written_are_ours(tmp_path):
+    """The manifest records each file's size and SHA-256: a file it lists
+    but that changed, and any file of a planted list (names, no hashes, or
+    hashes that do not match), is the user's and is never deleted."""
+    out = tmp_path / "site"
+    outputs.write_folder(out, build({"a.txt": "1", "sub/b.txt": "2"}))
+    recorded = json.loads((out / outputs.MANIFEST).read_text())["files"]
+    assert recorded["a.txt"] == {"bytes": 1, "sha256": hashlib.sha256(b"1").hexdigest()}
+    (out / "a.txt").write_text("my edit")
+    before = digest(tmp_path)
+    with pytest.raises(outputs.OutputError, match=r"site/a\.txt \(changed since keras-mnist-gan wrote it\)"):
+        outputs.write_folder(out, build({"a.txt": "new"}))
+    assert digest(tmp_path) == before
+
+    planted = tmp_path / "copied"
+    planted.mkdir()
+    (planted / "thesis.tex").write_text("mine")
+    for files in (["thesis.tex"], {"thesis.tex": {"bytes": 4, "sha256": "0" * 64}}, {"thesis.tex": {}}):
+        (planted / outputs.MANIFEST).write_text(json.dumps({"written_by": "keras-mnist-gan", "files": files}))
+        with pytest.raises(outputs.OutputError, match=r"copied/thesis\.tex"):
+            outputs.write_folder(planted, build({"index.html": "x"}))
+        assert (planted / "thesis.tex").read_text() == "mine"
     (out / "empty").mkdir()  # an empty folder of the user's is theirs too
-    with pytest.raises(outputs.OutputError, match="old/empty/"):
-        outputs.write_folder(out, build({"a.txt": "x"}), known=lambda rel: rel == "a.txt")
+    (out / "a.txt").write_text("1")
+    with pytest.raises(outputs.OutputError, match="site/empty/"):
+        outputs.write_folder(out, build({"a.txt": "x"}))
 
 
 def test_the_working_directory_is_filled_file_by_file(tmp_path, monkeypatch):
@@ -120,11 +137,11 @@ def test_export_refuses_a_folder_of_the_users_where_its_file_goes(name, tmp_path
 def test_savedmodel_export_refuses_a_folder_with_other_files(tmp_path, capsys):
     sm = tmp_path / "sm"
     sm.mkdir()
-    (sm / "saved_model.pb").write_bytes(b"looks like one")
+    (sm / "saved_model.pb").write_bytes(b"looks like one")  # by name only: no manifest vouches for it
     (sm / "thesis.tex").write_text("years of work")
     before = digest(tmp_path)
     assert cli.main(["export", "--format", "tf_saved_model", "--out", str(sm)]) == 1
-    one_line_error(capsys, f"{sm}/thesis.tex", "not a SavedModel")
+    one_line_error(capsys, f"{sm}/saved_model.pb and 1 more", "not a SavedModel")
     assert digest(tmp_path) == before
 
 
