@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NamedTuple
 
 from .arguments import MAX_SAMPLE_DIGITS, _digit_count, _seed
 from .paths import _check_output_file
@@ -16,70 +17,148 @@ INTERPOLATE_DIGITS, INTERPOLATE_COLS = 80, 10
 
 
 class _Classes(list):
-    """`_digit_classes`'s answer, which remembers the text it was read from."""
+    """`_digit_classes`'s answer: the classes as read before the model is
+    known (numbers, and names as text), with the text it was read from and
+    its parts (`_Part`), which `_resolve_classes` reads."""
 
     text = ""
+    parts: list = []
+
+
+class _Part(NamedTuple):
+    """One comma-separated part of ``--digit``: its text, the class numbers it
+    can mean (None: not a number), and the class name it can mean (None: a
+    ``number:`` part)."""
+
+    text: str
+    numbers: list[int] | None
+    name: str | None
+
+
+NAME, NUMBER = "name:", "number:"
+
+
+def _numbers(text: str, whole: str) -> list[int] | None:
+    """``3`` or ``0-9`` as class numbers; None if it is neither."""
+    from ..mnist_data import MAX_CLASSES
+
+    first, dash, last = text.partition("-")
+    try:
+        low, high = int(first), int(last if dash else first)
+    except ValueError:
+        return None
+    if not text.replace("-", "", 1).isdigit():  # " 3", "+3", "3_0": names, not numbers
+        return None
+    if not 0 <= low <= high < MAX_CLASSES:
+        raise argparse.ArgumentTypeError(
+            f"classes go from 0 to {MAX_CLASSES - 1} and a range from low to high, got {whole!r} "
+            f"(a class of that name: --digit {NAME}{text})"
+        )
+    return list(range(low, high + 1))
 
 
 def _digit_classes(text: str) -> list[int | str]:
     """``3``, ``0-9``, ``1,7``, ``0-4,7`` or class names (``cat``,
-    ``cat,dog``): the classes, in the order given. Numbers are checked
-    against the model's classes, and names looked up, once it is loaded
-    (`_resolve_classes`)."""
-    from ..mnist_data import MAX_CLASSES
-
+    ``cat,dog``): the classes, in the order given. ``number:3`` and
+    ``number:0-9`` are class numbers only, ``name:01`` a class name only
+    (``name:`` before the whole text: a name with commas in it). Numbers are
+    checked against the model's classes, and names looked up, once it is
+    loaded (`_resolve_classes`)."""
     digits = _Classes()
-    digits.text = text
-    for part in text.split(","):
-        first, dash, last = part.strip().partition("-")
-        try:
-            low, high = int(first), int(last if dash else first)
-        except ValueError:
-            if not part.strip():
-                raise argparse.ArgumentTypeError(
-                    f"expected a digit (3), a range (0-9), a list (1,7) or a class name, got {text!r}"
-                ) from None
-            digits.append(part.strip())  # a class name ("t-shirt" too)
-            continue
-        if not 0 <= low <= high < MAX_CLASSES:
+    digits.text, digits.parts = text, []
+    for raw in text.split(","):
+        part = raw.strip()
+        if not part:
             raise argparse.ArgumentTypeError(
-                f"classes go from 0 to {MAX_CLASSES - 1} and a range from low to high, got {text!r}"
+                f"expected a digit (3), a range (0-9), a list (1,7) or a class name, got {text!r}"
             )
-        digits.extend(range(low, high + 1))
+        if part.startswith(NUMBER):
+            numbers = _numbers(part[len(NUMBER) :], text)
+            if numbers is None:
+                raise argparse.ArgumentTypeError(f"{NUMBER} takes a class number (3) or a range (0-9), got {text!r}")
+            digits.parts.append(_Part(part, numbers, None))
+        elif part.startswith(NAME):
+            digits.parts.append(_Part(part, None, part[len(NAME) :]))
+        else:
+            digits.parts.append(_Part(part, _numbers(part, text), part))
+        numbers, name = digits.parts[-1][1:]
+        digits.extend(numbers if numbers is not None else [name])
     return digits
 
 
 def _resolve_classes(digits: list[int | str], classes: int, names: list[str] | None, text: str, model: str):
     """`_digit_classes`'s numbers and names as class numbers of a generator
-    of ``classes`` classes named ``names`` (None: known by number only). A
-    number that is a class's name (class folders 0/ to 25/, sorted 0, 1,
-    10, ...) means that class."""
-    out = []
-    for d in digits:
-        if isinstance(d, int) and names and str(d) in names:
-            out.append(names.index(str(d)))
-            continue
-        if isinstance(d, int):
-            if d >= classes:
-                raise ValueError(f"--digit {text}: {model} draws classes from 0 to {classes - 1}; got {d}.")
-            out.append(d)
-            continue
-        matches = [i for i, name in enumerate(names or []) if name == d] or [
-            i for i, name in enumerate(names or []) if name.casefold() == d.casefold()
-        ]
-        if len(matches) == 1:
-            out.append(matches[0])
-        elif names:
-            shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-            raise ValueError(
-                f"--digit {text}: {d!r} is not a class of {model} ({shown}; or their numbers 0 to {classes - 1})."
-            )
-        else:
-            raise ValueError(
-                f"--digit {text}: {d!r} is not a class number, and {model} has no class names (a run on a folder "
-                "of class subfolders keeps them in its config.json); give a digit (3), a range (0-9) or a list (1,7)."
-            )
+    of ``classes`` classes named ``names`` (None: known by number only).
+
+    Every class can be asked for by its name; text that means one class by
+    name and other classes by number (folders ``01/`` and ``1/``: ``01`` is
+    a name, and class number 1) is refused, saying how to ask for each."""
+    text = getattr(digits, "text", "") or text or ",".join(map(str, digits))
+    parts = getattr(digits, "parts", None) or _digit_classes(text).parts
+    whole = text[len(NAME) :] if text.startswith(NAME) else None
+    if names and whole is not None and whole in names:  # name:a,b with a class "a,b"
+        return [names.index(whole)]
+    out, ambiguous = None, None
+    try:
+        out = [c for part in parts for c in _resolve_part(part, classes, names, text, model)]
+    except _Ambiguous as e:
+        ambiguous = e
+    except ValueError:
+        if names and "," in text and text in names:  # a name with commas in it, and no list
+            return [names.index(text)]
+        raise
+    if names and "," in text and text in names:
+        as_list = ",".join(f"{NUMBER}{c}" for c in out) if out else f"{NAME}a,{NUMBER}1 (one prefix a part)"
+        raise _Ambiguous(
+            f"--digit {text}: both the class named {text!r} and a list of classes; "
+            f"ask for the class with --digit {NAME}{text}, for a list with --digit {as_list}."
+        )
+    if ambiguous:
+        raise ambiguous
     return out
+
+
+class _Ambiguous(ValueError):
+    """``--digit`` text that means one class by name and others by number."""
+
+
+def _resolve_part(part: _Part, classes: int, names: list[str] | None, text: str, model: str) -> list[int]:
+    """One part's class numbers: what it means as numbers (if they are the
+    model's) or as a name, refused if it means both and they differ."""
+    numbers = part.numbers if part.numbers is not None and part.numbers[-1] < classes else None
+    named = _named(part.name, names, exact=part.numbers is not None) if part.name is not None else None
+    if numbers is not None and named is not None and numbers != [named]:
+        number = str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+        meant = f"class number {number} (named {names[numbers[0]]!r})" if len(numbers) == 1 else f"classes {number}"
+        raise _Ambiguous(
+            f"--digit {text}: {part.text!r} is both the class named {names[named]!r} (class number {named}) and "
+            f"{meant}; ask for the name with {NAME}{part.text}, for the number with {NUMBER}{number}."
+        )
+    if named is not None:
+        return [named]
+    if numbers is not None:
+        return numbers
+    if part.numbers is not None:
+        raise ValueError(f"--digit {text}: {model} draws classes from 0 to {classes - 1}; got {part.numbers[-1]}.")
+    if names:
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        raise ValueError(
+            f"--digit {text}: {part.name!r} is not a class of {model} ({shown}; or their numbers 0 to {classes - 1})."
+        )
+    raise ValueError(
+        f"--digit {text}: {part.name!r} is not a class number, and {model} has no class names (a run on a folder "
+        "of class subfolders keeps them in its config.json); give a digit (3), a range (0-9) or a list (1,7)."
+    )
+
+
+def _named(name: str, names: list[str] | None, exact: bool) -> int | None:
+    """The class called ``name`` (or, unless ``exact``, the one class called
+    so in another case); None if none is."""
+    names = names or []
+    matches = [i for i, n in enumerate(names) if n == name] or (
+        [] if exact else [i for i, n in enumerate(names) if n.casefold() == name.casefold()]
+    )
+    return matches[0] if len(matches) == 1 else None
 
 
 def _add_sample_parser(sub) -> None:
@@ -108,7 +187,10 @@ def _add_sample_parser(sub) -> None:
         "--digit",
         type=_digit_classes,
         help="conditional models: draw this digit (3) or class name (cat), or one row per class of a range "
-        "or list (0-9, 1,7, cat,dog); default: each digit's class at random",
+        "or list (0-9, 1,7, cat,dog); default: each digit's class at random. A model trained on class folders "
+        f"knows its classes by name and number (in the folders' sorted order); text that is a name and also "
+        f"other classes' numbers (folders 01/ and 1/: 01) is refused: write {NAME}01 for the class named 01, "
+        f"{NUMBER}1 or {NUMBER}0-9 for numbers; {NAME} before the whole text takes it as one name, commas and all",
     )
     s.add_argument(
         "--interpolate",
@@ -123,6 +205,11 @@ def _sample(args) -> None:
 
     animate, n, cols = _sample_layout(args)
     generator, classes, digits = _sample_model(args)
+    if digits is not None and len(digits) != len(args.digit):  # name:a,b: one class, not two
+        text = getattr(args.digit, "text", "")
+        args.digit = _Classes(digits)
+        args.digit.text = text
+        animate, n, cols = _sample_layout(args)
     if args.interpolate:
         _sample_walks(args, generator, classes, digits, animate, n, cols)
         return
@@ -133,7 +220,7 @@ def _sample(args) -> None:
         labels = digits[0]
     out = generate(generator, n, seed=args.seed, labels=labels)
     written = _write_samples(out, args, cols)
-    print(f"wrote {n} digits to " + ", ".join(written))
+    _summary(f"wrote {n} digits to " + ", ".join(written), written)
 
 
 def _sample_layout(args) -> tuple[bool, int, int | None]:
@@ -163,6 +250,12 @@ def _sample_layout(args) -> tuple[bool, int, int | None]:
     elif digits is not None and len(digits) > 1:  # one row per digit asked for
         cols = args.cols or GRID_COLS_PER_DIGIT
         n = args.n or cols * len(digits)
+        if n > MAX_SAMPLE_DIGITS:
+            raise ValueError(
+                f"--digit {getattr(digits, 'text', '') or len(digits)}: one row of {cols} digits (--cols) for each "
+                f"of its {len(digits):,} classes is {n:,} digits; sample draws at most {MAX_SAMPLE_DIGITS:,}: "
+                "give fewer --cols or classes, or -n."
+            )
     else:
         n, cols = args.n or GRID_DIGITS, args.cols
     check_grid_size(args.out, n, cols, scale=3 if animate else 2)
@@ -206,13 +299,13 @@ def _sample_walks(args, generator, classes, digits, animate: bool, n: int, cols:
     if animate:
         labels = None if digits is None else _digit_labels(digits, n, 1)
         interpolation_gif(generator, args.out, n=n, seed=args.seed, labels=labels)
-        print(f"wrote {args.out}: {n} digits walking through 4 random noise points")
+        _summary(f"wrote {args.out}: {n} digits walking through 4 random noise points", [args.out])
         return
     noise = interpolation_noise(noise_dim_of(generator), rows=-(-n // cols), steps=cols, seed=args.seed)[:n]
     labels = None if classes is None else _digit_labels(digits or list(range(classes)), len(noise), cols)
     out = generator.predict(generator_inputs(generator, noise, labels), verbose=0)
-    _write_samples(out, args, cols)
-    print(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points")
+    written = _write_samples(out, args, cols)
+    _summary(f"wrote {args.out}: {-(-len(out) // cols)} walks of {cols} steps between random noise points", written)
 
 
 def _digit_labels(digits: list[int], n: int, cols: int):
@@ -236,3 +329,23 @@ def _write_samples(digits, args, cols) -> list[str]:
         write_atomic(args.npy, lambda f: np.save(f, digits))
         written.append(args.npy)
     return written
+
+
+def _summary(line: str, written: list[str]) -> None:
+    """`sample`'s last line, on standard output; when that cannot be written
+    (a full disk, a closed pipe), one line saying so and that the files were."""
+    import os
+    import sys
+
+    try:
+        print(line, flush=True)
+    except OSError as e:
+        try:  # what stays buffered would fail again as Python exits, and make its status 120
+            if sys.stdout is sys.__stdout__:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        why = os.strerror(e.errno) if e.errno else str(e)
+        raise OSError(
+            f"wrote {' and '.join(written)}, but could not write the summary line to standard output ({why})."
+        ) from None
