@@ -108,13 +108,44 @@ class Evaluator:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "Evaluator":
-        from .saving import _load
+        from .saving import ModelFileError, _load
 
-        return cls(_load(path or EVALUATOR_PATH, "evaluator"))
+        model = _load(path or EVALUATOR_PATH, "evaluator")
+        what = _not_an_evaluator(model)
+        if what:
+            raise ModelFileError(
+                f"{path or EVALUATOR_PATH}: {what}, not an evaluator (the MNIST classifier evaluate measures digits "
+                f"with, whose layer {FEATURE_LAYER!r} gives the features of the Fréchet distance); leave --evaluator "
+                "out for the shipped saved_models/evaluator.keras, or make one with `keras-mnist-gan "
+                "train-evaluator --out FILE.keras`."
+            )
+        return cls(model)
 
     def features_and_probs(self, images, batch_size: int = 1000):
         feats, probs = self._both.predict(to_float(images), batch_size=batch_size, verbose=0)
         return feats.astype(np.float64), probs.astype(np.float64)
+
+
+def _not_an_evaluator(model) -> str | None:
+    """What ``model`` is, if it is not a classifier of 28x28 digits with a
+    ``features`` layer; None if it is one."""
+    from .gan import GAN
+
+    if isinstance(model, GAN):
+        return "a whole GAN (what train saves as gan.keras)"
+    try:
+        in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
+    except Exception:  # a subclassed model: no fixed shapes
+        return f"a {type(model).__name__} with no fixed input and output shapes"
+    if out_shape[1:] == (28, 28, 1):
+        return "a digit generator (it maps noise to 28x28 images)"
+    if (
+        in_shape[1:] != (28, 28, 1)
+        or len(out_shape) != 2
+        or FEATURE_LAYER not in [layer.name for layer in model.layers]
+    ):
+        return f"a model mapping {in_shape} to {out_shape} with no {FEATURE_LAYER!r} layer"
+    return None
 
 
 def frechet_distance(feat_a: np.ndarray, feat_b: np.ndarray) -> float:
