@@ -121,6 +121,16 @@ def load_path(path: str | os.PathLike) -> MnistData:
     return load_npz(p)
 
 
+def image_folder_of(path: str | os.PathLike | None) -> Path | None:
+    """The folder `load_path` would read ``path`` as, if a folder of images
+    (a directory without IDX files); else None. A run's own files must not
+    land inside it: they would be read as more images."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    return p if p.is_dir() and not _idx_candidates(p) else None
+
+
 def _idx_candidates(d: Path) -> list[Path]:
     """The IDX files of ``d`` under any of the names `load_idx_dir` looks for."""
     found = []

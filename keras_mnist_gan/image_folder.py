@@ -1,7 +1,30 @@
 """Files -> arrays, for a folder of images: the layout of
 ``keras.utils.image_dataset_from_directory`` (one subfolder per class, or
 all images in it), each image made 28x28 grayscale. `data.load_path`
-reads a folder through here when it holds no IDX files."""
+reads a folder through here when it holds no IDX files.
+
+What is read, one rule for every depth below the data folder:
+
+- **Hidden entries** (names starting with ``.``: ``.cache/``,
+  ``.ipynb_checkpoints/``, ``._x.png``) are skipped, files and folders,
+  beside the class folders and at any depth inside them.
+- **Nesting.** The folder's subfolders are the classes; the images in a
+  class folder and in its ordinary subfolders, at any depth, belong to
+  that class (as Keras reads them). Images directly in a folder of class
+  folders are left out, with a note.
+- **Symbolic links.** A link to a file is read as the file it leads to,
+  wherever that lies (a dangling one is an unreadable file, below). A
+  class folder may be a link to a folder outside the data folder, read as
+  that class; a link that leads to the data folder, to a folder above it
+  or to a folder inside it is skipped with a note naming it (it would read
+  the same images twice, or never end). Below a class folder, links to
+  folders are not followed (Keras's ``follow_links=False``), with a note
+  naming them.
+- **Unreadable entries.** A folder that cannot be listed (permission
+  denied) is an error naming it and why: a class, or part of one, would
+  silently go missing. A file that cannot be read as an image is skipped,
+  with a note naming it.
+"""
 
 from __future__ import annotations
 
@@ -36,30 +59,73 @@ MAX_IMAGE_PIXELS = 1 << 26
 _NAMES_SHOWN = 3
 
 
-def _visible_dirs(d: Path) -> list[str]:
-    """Subfolder names as Keras takes them for classes: sorted (Python's
-    ``sorted``, so "B" before "a" and "10" before "9"), hidden ones left out."""
+def _entries(d: Path) -> list[os.DirEntry]:
+    """The visible entries of folder ``d``, sorted by name (Python's
+    ``sorted``, as Keras sorts: "B" before "a", "10" before "9"). A folder
+    that cannot be listed is a DataError naming it."""
     try:
-        names = os.listdir(d)
+        with os.scandir(d) as it:
+            entries = [e for e in it if not e.name.startswith(".")]
     except OSError as e:
-        raise DataError(f"{d}: cannot be listed ({e.strerror or e}).") from None
-    return sorted(n for n in names if not n.startswith(".") and (d / n).is_dir())
+        raise DataError(
+            f"{d}: cannot be listed ({e.strerror or e}); give it read permission or move it out of the data folder."
+        ) from None
+    return sorted(entries, key=lambda e: e.name)
 
 
-def _image_files(d: Path, recursive: bool) -> list[Path]:
-    """Files with an image extension, in Keras's order (folders, then names,
-    sorted). Symbolic links to folders are not followed below ``d`` (a link
-    loop would never end); links to files are read if they lead to one."""
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
+
+
+def _is_image(entry: os.DirEntry) -> bool:
+    return entry.name.lower().endswith(IMAGE_SUFFIXES) and not _is_dir(entry)
+
+
+def _leads_back(link: Path, top: Path) -> bool:
+    """Whether the folder ``link`` leads to is ``top`` (the data folder),
+    one above it or one inside it."""
+    target, top = os.path.realpath(link), os.path.realpath(top)
+    try:
+        return os.path.commonpath([target, top]) in (target, top)
+    except ValueError:  # on another drive
+        return False
+
+
+def _class_dirs(d: Path, top: Path, links: list[Path]) -> list[str]:
+    """The class folders of ``d``: its visible subfolders, sorted. Links
+    among them that lead back into ``top`` or above it go to ``links``."""
+    names = []
+    for e in _entries(d):
+        if _is_dir(e):
+            if e.is_symlink() and _leads_back(d / e.name, top):
+                links.append(d / e.name)
+            else:
+                names.append(e.name)
+    return names
+
+
+def _image_files(d: Path, recursive: bool, links: list[Path] | None = None, limit: int = MAX_IMAGE_FILES) -> list[Path]:
+    """The visible files of ``d`` with an image extension, and with
+    ``recursive`` those of its visible subfolders at any depth, in Keras's
+    order (a folder's files, then its subfolders', sorted by name). Links to
+    folders below ``d`` are not followed: they go to ``links``. Stops past
+    ``limit`` files (the count is refused later)."""
+    entries = _entries(d)
+    found = [d / e.name for e in entries if _is_image(e)]
     if not recursive:
-        try:
-            names = sorted(os.listdir(d))
-        except OSError as e:
-            raise DataError(f"{d}: cannot be listed ({e.strerror or e}).") from None
-        return [d / n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and not (d / n).is_dir()]
-    found = []
-    for root, dirs, files in sorted(os.walk(d), key=lambda w: w[0]):
-        dirs[:] = [x for x in dirs if not x.startswith(".")]
-        found += [Path(root) / f for f in sorted(files) if f.lower().endswith(IMAGE_SUFFIXES)]
+        return found
+    for e in entries:
+        if len(found) > limit:
+            break
+        if not _is_dir(e):
+            continue
+        if e.is_symlink():
+            links.append(d / e.name)
+        else:
+            found += _image_files(d / e.name, True, links, limit - len(found))
     return found
 
 
@@ -69,22 +135,26 @@ class _Scan(NamedTuple):
     class_names: tuple[str, ...] | None
     empty_classes: list[str]
     loose: int  # images directly in a folder of class folders: left out
+    links: list[Path]  # class folders that are links back into the data folder
+    nested_links: list[Path]  # links to folders below a class folder: not followed
 
 
-def _scan(root: Path, class_names: tuple[str, ...] | None = None) -> _Scan:
-    """The images of ``root``: one class per subfolder (names sorted) if any
-    subfolder holds images, else those directly in it, unlabelled. With
-    ``class_names`` (the test/ folder beside train/), its subfolders must be
-    among those classes."""
-    classes = _visible_dirs(root)
-    per_class = [_image_files(root / c, recursive=True) for c in classes]
+def _scan(root: Path, top: Path, class_names: tuple[str, ...] | None = None) -> _Scan:
+    """The images of ``root`` (``top``, the data folder, or its train/ or
+    test/): one class per subfolder (names sorted) if any subfolder holds
+    images, else those directly in it, unlabelled. With ``class_names``
+    (the test/ folder beside train/), its subfolders must be among those
+    classes."""
+    links, nested = [], []
+    classes = _class_dirs(root, top, links)
+    per_class = [_image_files(root / c, True, nested) for c in classes]
     if not any(per_class):
         if class_names:
             raise DataError(
                 f"{root}: holds no class subfolders with images, but {root.parent}/train has "
                 f"{len(class_names)} classes ({', '.join(class_names[:_NAMES_SHOWN])}...); give test/ the same."
             )
-        return _Scan(_image_files(root, recursive=False), None, None, [], 0)
+        return _Scan(_image_files(root, recursive=False), None, None, [], 0, links, nested)
     loose = len(_image_files(root, recursive=False))
     if class_names is None:
         class_names = tuple(classes)
@@ -102,7 +172,7 @@ def _scan(root: Path, class_names: tuple[str, ...] | None = None) -> _Scan:
             files += f
             labels += [index[c]] * len(f)
     empty = [c for c, f in zip(classes, per_class) if not f]
-    return _Scan(files, labels, class_names, empty, loose)
+    return _Scan(files, labels, class_names, empty, loose, links, nested)
 
 
 def _read_image(path: Path) -> tuple[np.ndarray, bool, str | None, bool]:
@@ -220,6 +290,29 @@ def _reading_notes(d: Path, read: int, bad, resized: int, modes: dict, dark: int
     return notes
 
 
+def _names(d: Path, paths: list[Path]) -> str:
+    names = ", ".join(os.path.relpath(p, d) for p in paths[:_NAMES_SHOWN])
+    return names + (f" and {len(paths) - _NAMES_SHOWN} more" if len(paths) > _NAMES_SHOWN else "")
+
+
+def _link_notes(d: Path, train: _Scan, test: _Scan | None) -> list[str]:
+    """One line each on the symbolic links to folders that were not followed."""
+    back = train.links + (test.links if test else [])
+    nested = train.nested_links + (test.nested_links if test else [])
+    notes = []
+    if back:
+        notes.append(
+            f"note: {d}: skipped the symbolic link(s) {_names(d, back)}: each leads to the data folder, into it "
+            "or above it, so its images would be read twice or without end."
+        )
+    if nested:
+        notes.append(
+            f"note: {d}: did not follow the symbolic link(s) {_names(d, nested)}: links to folders inside a "
+            "class folder are not followed."
+        )
+    return notes
+
+
 def _hold_back(d: Path, x: np.ndarray, y: np.ndarray | None, share: float, notes: list[str]):
     """Split ``share`` of each class off as the test images (a note says so);
     too few images to spare any: one stands in, and the quality figures
@@ -251,10 +344,10 @@ def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_
     ``notes`` say so, and what was resized or converted, in one line each.
     """
     d = Path(directory)
-    dirs = _visible_dirs(d)
+    dirs = _class_dirs(d, d, [])
     split = "train" in dirs and "test" in dirs and not _image_files(d, recursive=False)
-    train = _scan(d / "train" if split else d)
-    test = _scan(d / "test", train.class_names) if split else None
+    train = _scan(d / "train" if split else d, d)
+    test = _scan(d / "test", d, train.class_names) if split else None
     _check_scanned(d, split, train, test)
     x_train, kept, bad, resized, modes, dark = _read_images(train.files, d)
     y_train = None if train.labels is None else np.asarray(train.labels, np.int32)[kept]
@@ -268,7 +361,7 @@ def load_image_dir(directory: str | os.PathLike, test_share: float = IMAGE_TEST_
     if not x_train:
         raise DataError(f"{d}: none of its {len(train.files)} image files could be read ({bad[0][0]}: {bad[0][1]}).")
     read = len(x_train) + (len(x_test) if x_test is not None else 0)
-    notes = _reading_notes(d, read, bad, resized, modes, dark, train)
+    notes = _reading_notes(d, read, bad, resized, modes, dark, train) + _link_notes(d, train, test)
     x_train = np.stack(x_train)
     if test is None:
         x_train, y_train, x_test, y_test = _hold_back(d, x_train, y_train, test_share, notes)

@@ -22,10 +22,10 @@ from .callbacks import (
     StopAtStep,
     StopOnNonFinite,
 )
-from .data import load_mnist
+from .data import ENV_VAR, image_folder_of, load_mnist
 from .fitting import build_gan, conditional_labels, fit_steps
 from .gan import GAN
-from .mnist_data import MnistData, num_classes_of_data
+from .mnist_data import DataError, MnistData, num_classes_of_data
 from .images import save_grid
 from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset
 from .health import HEALTH_DIGITS, GameHealth
@@ -51,9 +51,14 @@ class RunResult:
     out_of_time: bool = False  # stopped by the ``minutes`` budget before ``steps``
 
 
-def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int) -> dict:
-    """What makes two invocations the same run (the step budget may grow)."""
-    identity = {"preset": preset.as_dict(), "seed": int(seed), "data": data.source, "train_images": int(n_images)}
+def _run_identity(preset: Preset, seed: int, data: MnistData, n_images: int, sha256: str | None = None) -> dict:
+    """What makes two invocations the same run (the step budget may grow).
+    The data is known by its digits' fingerprint (``sha256``, default
+    ``data.record``'s), never by the path it was reached by: the same
+    digits by another path are the same run, other digits behind the same
+    relative path a different one."""
+    sha256 = sha256 or data.record["sha256"]
+    identity = {"preset": preset.as_dict(), "seed": int(seed), "data": sha256, "train_images": int(n_images)}
     if data.class_names is not None and preset.conditional:  # `rundir.run_class_names` reads them back
         identity["class_names"] = list(data.class_names)
     return identity
@@ -95,6 +100,7 @@ def train(
     """
     started = time.monotonic()
     config = (config or RunConfig()).with_(**settings)
+    _refuse_out_in_data(out_dir, data)
     if not isinstance(data, MnistData):
         data = load_mnist(data)
     images = data.x_train
@@ -102,11 +108,17 @@ def train(
     preset, labels = conditional_labels(config.preset, data, len(images), config.conditional, notes.append)
     config = config.with_(preset=preset)
     classes = None if labels is None else num_classes_of_data(data, labels)
+    if classes == 1 and data.class_names:
+        raise DataError(
+            f"{data.source} holds one class folder ({data.class_names[0]}); a conditional GAN learns two or more "
+            f"classes apart: add class folders, or train --unconditional to learn {data.class_names[0]} alone."
+        )
     steps = config.total_steps(len(images))
+    record = data.record
     os.makedirs(out_dir, exist_ok=True)
     with RunLock(out_dir):
-        identity = _run_identity(preset, config.seed, data, len(images))
-        run = _Run(out_dir, config, steps, config.epoch_steps(steps), started, classes)
+        identity = _run_identity(preset, config.seed, data, len(images), record["sha256"])
+        run = _Run(out_dir, config, steps, config.epoch_steps(steps), started, classes, len(images))
         run.resuming = prepare(out_dir, identity, resume)
         keras.utils.set_random_seed(config.seed)
         gan = _start_or_resume(run, log)
@@ -118,7 +130,8 @@ def train(
             log(note)
         if run.resuming:
             log(f"resuming from step {run.done} ({run.files['gan']}), training to step {steps}")
-        write_config(out_dir, {**identity, "steps": steps, "steps_per_epoch": run.steps_per_epoch})
+        settings = {**identity, "data_source": record["source"], "steps": steps, "steps_per_epoch": run.steps_per_epoch}
+        write_config(out_dir, settings)
         return _fit_run(gan, run, data, images, labels, log, command)
 
 
@@ -132,6 +145,7 @@ class _Run:
     steps_per_epoch: int
     started: float
     num_classes: int | None  # the conditional GAN's classes (None: unconditional)
+    train_images: int = 0
     resuming: bool = False
     done: int = 0
     seconds_before: float = 0.0
@@ -147,7 +161,7 @@ def _start_or_resume(run: _Run, log) -> GAN:
     """A new GAN, or the checkpoint's when resuming (``run.done`` its step)."""
     preset = run.config.preset
     if not run.resuming:
-        _check_warmup(run.steps, preset.warmup_steps)
+        _check_warmup(run, preset.warmup_steps)
         return build_gan(preset, seed=run.config.seed, num_classes=run.num_classes)
     path = run.files["gan"]
     gan = load_gan(path)
@@ -162,18 +176,50 @@ def _start_or_resume(run: _Run, log) -> GAN:
         log(f"run is already at step {run.done} of {run.steps}; raise --steps to train on")
         run.already_done = True
         return gan
-    _check_warmup(run.steps, int(gan.generator_start.numpy()))
+    _check_warmup(run, int(gan.generator_start.numpy()))
     run.seconds_before = forget_after(run.out_dir, run.done)
     return gan
 
 
-def _check_warmup(steps: int, generator_start: int) -> None:
-    if steps <= generator_start:
+def _refuse_out_in_data(out_dir: str, data: MnistData | str | None) -> None:
+    """The run's files (its grids are PNGs) must not land in the folder of
+    images it trains on: the next run would read them as more images, or
+    a class of their own. Refused before anything is written."""
+    if isinstance(data, MnistData):  # read from a folder of images, if its labels came from class folders
+        path = data.source if data.labels_from == "no class subfolders" else None
+    else:
+        path = data if data is not None else (os.environ.get(ENV_VAR) or None)
+    folder = image_folder_of(path)
+    if folder is None:
+        return
+    out, inside = os.path.realpath(out_dir), os.path.realpath(folder)
+    if os.path.commonpath([out, inside]) == inside:
         raise TrainingError(
-            f"{steps} steps end inside the discriminator's warm-up (the generator starts training after step "
-            f"{generator_start}), so the generator would never train; give more steps than that "
-            "(--steps) or a shorter warm-up (--warmup-steps)."
+            f"--out {out_dir} lies inside the data folder {os.path.join(folder, '')}; its files would be read as "
+            "images: choose an --out outside it."
         )
+
+
+def _check_warmup(run: _Run, generator_start: int) -> None:
+    """A run must end after the discriminator's warm-up; said in the unit the
+    run was given in (epochs or steps)."""
+    steps, epochs = run.steps, run.config.epochs
+    if steps > generator_start:
+        return
+    if epochs and run.config.steps is None:
+        passes = "s (passes" if epochs > 1 else " (a pass"
+        raise TrainingError(
+            f"{epochs} epoch{passes} over the {run.train_images:,} training digits) "
+            f"{'are' if epochs > 1 else 'is'} {steps} steps of {run.config.preset.batch_size} digits, inside the "
+            f"{generator_start}-step warm-up of the discriminator, so the generator would never train; give at "
+            f"least {generator_start // (steps // epochs) + 1} epochs (or --steps), or a shorter warm-up "
+            "(--warmup-steps)."
+        )
+    raise TrainingError(
+        f"{steps} steps end inside the discriminator's warm-up (the generator starts training after step "
+        f"{generator_start}), so the generator would never train; give more steps than that "
+        "(--steps) or a shorter warm-up (--warmup-steps)."
+    )
 
 
 @dataclass
