@@ -1,8 +1,9 @@
 """Writing where the user points ``--out``: never lose a file this tool did not write.
 
 One rule for every command that writes into a place that may already exist
-(``export --out``, ``web --out``, ``sample --out``; train's run folder applies
-it by name in rundir.py):
+(``export --out``, ``web --out``, ``sample --out``, and train's run folder,
+whose files rundir.py knows by name inside a folder its marked config.json
+makes a run's, since a run rewrites them as it goes):
 
 - A file target (g.onnx, digits.png) replaces only a regular file or a
   symbolic link (the link is replaced, never followed). A folder, a device or

@@ -8,8 +8,10 @@ Three rules keep a run folder safe:
 - nothing is written through a symbolic link, which could point outside
   the folder: a folder holding links among the run's file names is refused,
   and whole files are written to a temporary name and renamed;
-- a folder holding a different run, or files this tool did not write, is
-  an error, never overwritten.
+- a folder is a run's only if its config.json carries the mark train
+  writes there (`MARK`); files under a run's names in any other folder are
+  the user's, and neither a run nor --restart writes or deletes there. A
+  folder holding a different run is an error, never overwritten.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "RunLock":
+        refuse_links(self.out_dir)
+        ours = _owned(self.out_dir)
+        if ours:  # not even the lock file goes into a folder of the user's files
+            _read_run_config(self.out_dir, ours)
         try:
             import fcntl
         except ImportError:  # not POSIX: no locking
@@ -123,35 +129,59 @@ def _refuse_foreign_in_run_dirs(out_dir: str) -> None:
                 )
 
 
+MARK = {"written_by": "keras-mnist-gan"}
+
+
+def _not_ours(out_dir: str, ours: list[str], why: str) -> TrainingError:
+    first = os.path.join(out_dir, CONFIG if CONFIG in ours else ours[0])
+    more = f" and {len(ours) - 1} more" if len(ours) > 1 else ""
+    return TrainingError(
+        f"{out_dir} holds files keras-mnist-gan did not write ({first}{more}: {why}); nothing was deleted: "
+        "move them away or choose another --out."
+    )
+
+
+def _read_run_config(out_dir: str, ours: list[str]) -> dict:
+    """The run's settings; a `TrainingError` unless ``out_dir/config.json``
+    is one train wrote (it carries `MARK`). Without it, files under the
+    run's names are the user's, and neither a resume nor --restart touches
+    them."""
+    cfg_path = os.path.join(out_dir, CONFIG)
+    if not os.path.isfile(cfg_path):
+        raise _not_ours(out_dir, ours, "no run's config.json beside them")
+    try:
+        with open(cfg_path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError, RecursionError) as e:
+        raise _not_ours(out_dir, ours, f"config.json unreadable: {e}") from None
+    if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in MARK.items()):
+        older = isinstance(saved, dict) and isinstance(saved.get("preset"), dict) and "seed" in saved
+        raise _not_ours(out_dir, ours, "a run of an older version" if older else "config.json is not a run's settings")
+    if not isinstance(saved.get("preset", {}), dict):
+        raise TrainingError(f'{cfg_path}: not a run\'s settings (its "preset" is not a mapping); {_HINT}')
+    return saved
+
+
 def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
     """Decide whether to resume the run in ``out_dir``; clear it for a
-    restart. Raises `TrainingError` when it holds a different run."""
+    restart. Raises `TrainingError` when it holds a different run, or files
+    that are no run's."""
     refuse_links(out_dir)
     ours = _owned(out_dir)
-    cfg_path = os.path.join(out_dir, CONFIG)
     checkpoint = os.path.join(out_dir, "gan.keras")
-    if resume is False:
-        _refuse_foreign_in_run_dirs(out_dir)
-        for name in ours:
-            path = os.path.join(out_dir, name)
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        return False
     if not ours:
         if resume:
             raise TrainingError(
                 f"{out_dir}: there is no run to resume (no gan.keras); leave out --resume to start one."
             )
         return False
-    if not os.path.isfile(cfg_path):
-        raise TrainingError(f"{out_dir} holds files of a run this version did not write ({', '.join(ours)}); {_HINT}")
-    try:
-        with open(cfg_path) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as e:
-        raise TrainingError(f"{cfg_path}: unreadable ({e}); {_HINT}") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("preset", {}), dict):
-        what = "not a mapping" if not isinstance(saved, dict) else f'its "preset" is {type(saved["preset"]).__name__}'
-        raise TrainingError(f"{cfg_path}: not a run's settings ({what}); {_HINT}")
+    saved = _read_run_config(out_dir, ours)
+    if resume is False:
+        _refuse_foreign_in_run_dirs(out_dir)
+        for name in ours:
+            path = os.path.join(out_dir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        return False
     # A setting added to Preset after the run was written is absent from
     # its config.json; that run trained with the setting's default.
     from .presets import Preset
@@ -160,7 +190,7 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
     there, now = _flat(saved), _flat(identity)
     differ = [k for k in now if there.get(k) != now[k]]
     if differ:
-        detail = "; ".join(f"{k} {there.get(k)!r} there, {now[k]!r} now" for k in differ)
+        detail = "; ".join(_difference(k, there.get(k), now[k]) for k in differ)
         raise TrainingError(f"{out_dir} holds a different run ({detail}); {_HINT}")
     _check_history(os.path.join(out_dir, "history.csv"))
     if not os.path.isfile(checkpoint):
@@ -168,6 +198,12 @@ def prepare(out_dir: str, identity: dict, resume: bool | None) -> bool:
             raise TrainingError(f"{out_dir}: the run has no checkpoint (gan.keras) yet; use --restart.")
         return False
     return True
+
+
+def _difference(key: str, there, now) -> str:
+    if key == "data":  # the digits' fingerprints (MnistData.record): say so, and keep the line short
+        return f"other data (digits with sha256 {str(there)[:12]}... there, {str(now)[:12]}... now)"
+    return f"{key} {there!r} there, {now!r} now"
 
 
 def _check_history(path: str) -> None:
@@ -197,14 +233,15 @@ def _flat(settings: dict) -> dict:
     """{"preset": {"lr_d": ...}} -> {"lr_d": ...}: name the setting that differs."""
     out = {}
     for key, value in settings.items():
-        if key in ("steps", "steps_per_epoch"):
+        if key in ("steps", "steps_per_epoch", *MARK):
             continue  # the budget may grow: that is how a run is extended
         out.update(value if isinstance(value, dict) else {key: value})
     return out
 
 
 def write_config(out_dir: str, settings: dict) -> None:
-    write_text_atomic(os.path.join(out_dir, CONFIG), json.dumps(settings, indent=2))
+    """config.json, with the mark by which `prepare` knows the folder for a run's."""
+    write_text_atomic(os.path.join(out_dir, CONFIG), json.dumps({**MARK, **settings}, indent=2))
 
 
 def forget_after(out_dir: str, step: int) -> float:

@@ -185,7 +185,7 @@ def test_a_run_knows_its_data_by_content_not_by_path(tmp_path, capsys, monkeypat
     capsys.readouterr()
     monkeypatch.chdir(second)
     assert main(["train", "--data", "digits", "--out", run, *QUICK]) == 1
-    err = one_line_error(capsys, f"{run} holds a different run (data ", "there,", "now")
+    err = one_line_error(capsys, f"{run} holds a different run (other data (digits with sha256 ", "there,", "now")
     assert "train_images" not in err and "seed" not in err  # only the data differs
     # the same digits by another path, and a copy under another name: the same run
     shutil.copytree(first / "digits", tmp_path / "renamed")

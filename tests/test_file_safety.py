@@ -180,11 +180,11 @@ def test_web_into_the_working_directory_and_over_its_own_site(tmp_path, monkeypa
 
 
 def test_restart_refuses_a_run_folder_whose_samples_hold_a_users_file(tmp_path):
-    from keras_mnist_gan.rundir import TrainingError, prepare
+    from keras_mnist_gan.rundir import MARK, TrainingError, prepare
 
     out = tmp_path / "run"
     (out / "samples").mkdir(parents=True)
-    (out / "config.json").write_text("{}")
+    (out / "config.json").write_text(json.dumps(MARK))
     (out / "samples" / "step_0000040.png").write_bytes(b"ours by name")
     (out / "samples" / "favourite.png").write_bytes(b"mine")
     with pytest.raises(TrainingError, match=r"samples/favourite.png is not a file of the run.*nothing was deleted"):
@@ -405,7 +405,25 @@ def test_a_config_whose_preset_is_not_a_mapping_is_one_line(tmp_path, tiny_npz, 
     (out / "config.json").write_text('{"preset": 3, "seed": 0}')
     (out / "gan.keras").write_bytes(b"a checkpoint")
     assert cli.main(["train", "--data", str(tiny_npz), "--out", str(out), "--steps", "8"]) == 1
-    one_line_error(capsys, f"{out}/config.json: not a run's settings", '"preset" is int', "--restart")
+    one_line_error(capsys, f"{out}/config.json and 1 more: config.json is not a run's settings", "nothing was deleted")
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_folder_holding_no_run_is_never_touched(tmp_path, tiny_npz, capsys, restart):
+    """The user's own config.json and history.csv share a run's file names:
+    without the mark train writes into config.json they are not a run's, and
+    neither a run nor --restart overwrites or deletes anything there."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text('{"my": "settings"}')
+    (out / "history.csv").write_text("step,loss\n1,0.5\n")
+    (out / "thesis.tex").write_text("years of work")
+    before = digest(tmp_path)
+    argv = ["train", "--data", str(tiny_npz), "--out", str(out), "--steps", "8"] + ["--restart"] * restart
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys, f"{out} holds files keras-mnist-gan did not write ({out}/config.json and 1 more")
+    assert "different run" not in err
+    assert digest(tmp_path) == before
 
 
 def _same_run(out: Path) -> dict:
@@ -413,9 +431,11 @@ def _same_run(out: Path) -> dict:
 
     from keras_mnist_gan.presets import Preset
 
+    from keras_mnist_gan.rundir import MARK
+
     identity = {"preset": asdict(Preset()), "seed": 0, "data": "tiny", "train_images": 200}
     out.mkdir()
-    (out / "config.json").write_text(json.dumps(identity))
+    (out / "config.json").write_text(json.dumps({**MARK, **identity}))
     (out / "gan.keras").write_bytes(b"a checkpoint")
     return identity
 

@@ -183,7 +183,9 @@ def test_digit_names_and_numbers_resolve_against_the_model():
     from keras_mnist_gan.cli.sample import _digit_classes, _resolve_classes
 
     names = sorted(str(i) for i in range(12))  # folders 0/ to 11/: "0", "1", "10", "11", "2", ...
-    assert _resolve_classes(_digit_classes("10,2"), 12, names, "10,2", "m") == [2, 4]  # the folders' names
+    assert _resolve_classes(_digit_classes("name:10,name:2"), 12, names, "", "m") == [2, 4]  # the folders' names
+    with pytest.raises(ValueError, match="both the class named '10'"):  # and class number 10 ('8')
+        _resolve_classes(_digit_classes("10,2"), 12, names, "10,2", "m")
     assert _resolve_classes(_digit_classes("ZEBRA,0-1"), 3, list(CLASSES), "", "m") == [2, 0, 1]
     assert _resolve_classes(_digit_classes("t-shirt"), 2, ["t-shirt", "bag"], "", "m") == [0]
     with pytest.raises(ValueError, match="from 0 to 2; got 5"):
