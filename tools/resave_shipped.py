@@ -31,12 +31,14 @@ from keras_mnist_gan.saving import load_generator, read_metadata, save_generator
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "saved_models"
 RESULTS = ROOT / "benchmarks" / "results"
-# The training data by name, size and content: a shared model file says
-# nothing of the machine or folders it was made in.
+# The training data as train records it (`MnistData.record`): by name, file
+# size and the digits' fingerprint; a shared model file says nothing of the
+# machine or folders it was made in.
 DATA = {
     "source": "mnist.npz",
+    "train_images": 60000,
     "bytes": 11490519,
-    "sha256": "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64",
+    "sha256": "ceda791d3e53beaf95f8e213c414aa4d975006504eff93f785d685ecea3e892c",
 }
 ABOUT_DATA = "full MNIST in Keras's layout: 60,000 training digits with labels, the 10,000 official test digits"
 
