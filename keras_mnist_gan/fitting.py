@@ -9,7 +9,7 @@ import numpy as np
 
 from .callbacks import ContinueEpoch, DiscriminatorWarmup
 from .gan import GAN
-from .mnist_data import NUM_CLASSES, MnistData
+from .mnist_data import NUM_CLASSES, DataError, MnistData
 from .models import build_discriminator, build_generator
 from .pipeline import make_dataset
 from .presets import Preset
@@ -56,6 +56,11 @@ def conditional_labels(
         preset = replace(preset, conditional=False)
     if not preset.conditional:
         return preset, None
+    if data.class_names is not None and len(data.class_names) == 1:  # train and tune alike
+        raise DataError(
+            f"{data.source} holds one class folder ({data.class_names[0]}); a conditional GAN learns two or more "
+            f"classes apart: add class folders, or train --unconditional to learn {data.class_names[0]} alone."
+        )
     return preset, data.y_train
 
 

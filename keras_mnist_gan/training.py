@@ -25,7 +25,7 @@ from .callbacks import (
 from .data import ENV_VAR, image_folder_of, load_mnist
 from .fitting import build_gan, conditional_labels, fit_steps
 from .gan import GAN
-from .mnist_data import DataError, MnistData, num_classes_of_data
+from .mnist_data import MnistData, num_classes_of_data
 from .images import save_grid
 from .presets import GRID_COLS_PER_DIGIT, GRID_DIGITS, MIN_FID_DIGITS, Preset
 from .health import HEALTH_DIGITS, GameHealth
@@ -108,11 +108,6 @@ def train(
     preset, labels = conditional_labels(config.preset, data, len(images), config.conditional, notes.append)
     config = config.with_(preset=preset)
     classes = None if labels is None else num_classes_of_data(data, labels)
-    if classes == 1 and data.class_names:
-        raise DataError(
-            f"{data.source} holds one class folder ({data.class_names[0]}); a conditional GAN learns two or more "
-            f"classes apart: add class folders, or train --unconditional to learn {data.class_names[0]} alone."
-        )
     steps = config.total_steps(len(images))
     record = data.record
     os.makedirs(out_dir, exist_ok=True)

@@ -167,6 +167,9 @@ def test_one_class_folder_names_it_and_the_way_out(tmp_path, capsys):
     assert main(["train", "--data", str(root), "--out", str(tmp_path / "run"), *QUICK]) == 1
     one_line_error(capsys, f"{root} holds one class folder (one)", "--unconditional to learn one alone")
     assert not (tmp_path / "run").exists()
+    # tune reads the data the same way, and says the same
+    assert main(["tune", "--data", str(root), "--directory", str(tmp_path / "search")]) == 1
+    one_line_error(capsys, f"{root} holds one class folder (one)", "--unconditional to learn one alone")
     # --unconditional takes the folder's images without their one label
     from keras_mnist_gan.fitting import conditional_labels
     from keras_mnist_gan.presets import DEFAULT_PRESET, PRESETS
