@@ -1,12 +1,12 @@
-"""Each class's diversity in a run's checkpoint, as the health monitor sees it.
+"""Prints the per-class diversity figures docs/results.md quotes for a collapsed and a healthy run.
 
     python benchmarks/class_collapse.py run/gan.keras [more/gan.keras ...]
 
-Prints, per class, how diverse 8 digits of that class drawn from fixed
+Each class's diversity in a run's checkpoint, as the health monitor sees
+it: per class, how diverse 8 digits of that class drawn from fixed
 noise are (pixel distance, the raw generator in training mode) as a share
 of real digits of that class: what `GameHealth` compares with its 50%
-threshold every 200 steps. docs/results.md quotes it for a collapsed and a
-healthy run.
+threshold every 200 steps.
 """
 
 from __future__ import annotations

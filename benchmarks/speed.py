@@ -2,7 +2,7 @@
 
 Training and sampling speed: the project's GAN against the TF1 original.
 
-    python benchmarks/speed.py [--data ../shared/mnist.npz] [--steps 200] [--repeats 3] [--with-default-preset]
+    python benchmarks/speed.py [--data mnist.npz] [--steps 200] [--repeats 3] [--with-default-preset]
     python benchmarks/speed.py --backends tensorflow,jax,torch [--steps 200] [--repeats 2]
 
 Each measurement runs in its own process (so each reports its own peak
