@@ -5,7 +5,7 @@
 
 The search space (lr_D on a log scale from 1e-5 to 1e-3, lr_G/lr_D from 0.1
 to 10, optionally Adam's beta_1) and the hypermodel live in
-`keras_mnist_gan.tuning`; run with ``--help`` for every option.
+`keras_mnist_gan.hypermodel` (the search itself in `keras_mnist_gan.tuning`); run with ``--help`` for every option.
 """
 
 import sys
