@@ -195,6 +195,21 @@ CASES = [
         "not a keras-mnist-gan search",
     ),
     ("tune --max-trials 0", "tune --max-trials 0", 2, "must be at least 1"),
+    (
+        "--restart on a folder of the user's own config.json, history.csv and notes",
+        "train --data {tiny} --out {mine} --restart --steps 4 --batch-size 20 --quality-n 0",
+        1,
+        "did not write",
+    ),
+    ("web over a folder whose copied-in file list names the user's file", "web --out {planted}", 1, "thesis.tex"),
+    ("--epochs that end inside the warm-up", "train --data {tiny} --out {tmp}/e --epochs 1", 1, "epochs"),
+    (
+        "evaluate --evaluator given a generator",
+        "evaluate --model {run}/generator.keras --evaluator {run}/generator.keras -n 200",
+        1,
+        "not an evaluator",
+    ),
+    ("--digit rows x --cols beyond the cap", "sample --digit 0-9 --cols 20000 --out {tmp}/d.png", 1, "at most"),
     ("--digit a range from high to low", "sample --digit 9-3 --out {tmp}/d.png", 2, "from low to high"),
     (
         "--digit a class name the generator has not",
@@ -312,6 +327,15 @@ def places(tmp_path_factory, subset):
     foreign.mkdir()
     (foreign / "gan.keras").write_bytes(b"someone else's")
     (foreign / "history.csv").write_text("mine\n")
+    mine = tmp / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    (mine / "history.csv").write_text("step,loss\n1,0.5\n")
+    (mine / "thesis.tex").write_text("years of work")
+    planted = tmp / "planted"
+    planted.mkdir()
+    (planted / ".keras-mnist-gan-files.json").write_text('{"written_by": "keras-mnist-gan", "files": ["thesis.tex"]}')
+    (planted / "thesis.tex").write_text("years of work")
     good = (run / "generator.keras").read_bytes()
     (tmp / "truncated.keras").write_bytes(good[: len(good) // 2])
     (tmp / "text.keras").write_text("hello")
@@ -341,6 +365,8 @@ def places(tmp_path_factory, subset):
         "small": small,
         "run": run,
         "foreign": foreign,
+        "mine": mine,
+        "planted": planted,
         "noimages": noimages,
         "readonly": readonly,
         "truncated": tmp / "truncated.keras",

@@ -272,12 +272,12 @@ def test_a_resume_inside_an_epoch_continues_that_epoch(tmp_path, tiny):
 
 
 def test_a_time_budget_stops_cleanly_and_the_same_call_continues(tmp_path, tiny):
-    first = run(tmp_path / "t", tiny, 40, minutes=1e-9, checkpoint_every=100)
-    assert first.out_of_time and 1 <= first.steps < 40
+    first = run(tmp_path / "t", tiny, 16, minutes=1e-9, checkpoint_every=100)
+    assert first.out_of_time and 1 <= first.steps < 16
     assert int(load_gan(tmp_path / "t" / "gan.keras").step.numpy()) == first.steps
     assert (tmp_path / "t" / "generator.keras").is_file()
-    second = run(tmp_path / "t", tiny, 40, minutes=60)
-    assert second.resumed_from == first.steps and second.steps == 40 and not second.out_of_time
+    second = run(tmp_path / "t", tiny, 16, minutes=60, checkpoint_every=100)
+    assert second.resumed_from == first.steps and second.steps == 16 and not second.out_of_time
 
 
 def test_a_second_process_on_the_same_folder_is_refused(tmp_path, tiny):
