@@ -73,6 +73,7 @@ def _sums(variable) -> list[float]:
 
 
 @pytest.mark.core
+@pytest.mark.slow  # 50 s on 2 cores: CI runs it with -m slow and on every backend with -m core
 def test_same_weights_as_before_the_refactor(tmp_path):
     if not REFERENCE.is_file():
         pytest.fail(f"no reference for this backend: run `python {Path(__file__).name} --write` under it")

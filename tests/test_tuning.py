@@ -41,6 +41,7 @@ def search(directory, data, **kw):
     return run_search(str(directory), **args)
 
 
+@pytest.mark.slow  # 30 s of real trials: CI runs it with -m slow
 def test_two_trial_search_then_rerun_skips_finished_trials(tmp_path, tiny_data):
     first = search(tmp_path, tiny_data)
     assert first.trained_here == 2 and len(first.trials) == 2
