@@ -1,6 +1,6 @@
 """Rebuild mnist_subset.npz from a full Keras-layout MNIST file.
 
-    python -m keras_mnist_gan.data_files.make_subset ../shared/mnist.npz
+    python -m keras_mnist_gan.data_files.make_subset mnist.npz
 
 Picks 20,000 training digits at random (fixed seed 2026) and keeps all
 10,000 test digits (so FID on a machine without MNIST is measured against
